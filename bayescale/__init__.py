@@ -1,0 +1,27 @@
+"""bayescale: Bayesian neural scaling laws with PyMC.
+
+Fit a scaling law to a handful of small runs, get posteriors for its
+exponents, irreducible loss and breaks, and forecast at a target scale with
+credible intervals for both the expected value and a new observation.
+
+>>> import bayescale as bs
+>>> df = bs.simulate(law="power_law_offset", seed=1)           # doctest: +SKIP
+>>> f = bs.fit(df, law="power_law_offset", x="x", y="y")        # doctest: +SKIP
+>>> f.forecast(x=[1e6], prob=0.9).table()                       # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .errors import BayescaleError, DataError, FitError, LawError, PriorError  # noqa: E402
+from .laws import Law, get_law, list_laws, load_law, make_law  # noqa: E402
+from .data import Dataset, load_data, data_dir  # noqa: E402
+from .model import build_model, resolve_priors  # noqa: E402
+from .fit import Fit, Forecast, fit, load  # noqa: E402
+from .simulate import simulate, TRUE_PARAMS  # noqa: E402
+
+__all__ = [
+    "BayescaleError", "DataError", "FitError", "LawError", "PriorError",
+    "Law", "get_law", "list_laws", "load_law", "make_law",
+    "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
+    "Fit", "Forecast", "fit", "load", "simulate", "TRUE_PARAMS",
+]

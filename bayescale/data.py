@@ -1,0 +1,217 @@
+"""Loading and validating scaling data.
+
+Data come from a CSV path or a pandas DataFrame; the user names the scale
+column(s) (one per law input) and the metric column.  Every row is kept:
+repeated scales (several seeds of one size) stay separate observations, and
+any row that cannot be used raises :class:`DataError` naming the column, the
+row and the value, instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = ["Dataset", "load_data", "data_dir", "data_stats"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Validated data for one fit.
+
+    Attributes
+    ----------
+    inputs : dict of str to ndarray
+        Scale values per law input (all positive and finite).
+    y : ndarray
+        Metric values (finite).
+    columns : dict of str to str
+        Law input (and ``"y"``) to the column name it came from.
+    source : str
+        Where the data came from (path or ``"DataFrame"``).
+    """
+
+    inputs: Mapping[str, np.ndarray] = field(hash=False)
+    y: np.ndarray = field(hash=False)
+    columns: Mapping[str, str] = field(hash=False)
+    source: str = ""
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    def n_distinct_scales(self) -> int:
+        arr = np.column_stack([self.inputs[k] for k in self.inputs])
+        return int(np.unique(arr, axis=0).shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The data as a DataFrame with the original column names."""
+        d = {self.columns[k]: v for k, v in self.inputs.items()}
+        d[self.columns["y"]] = self.y
+        return pd.DataFrame(d)
+
+
+def data_dir() -> Path:
+    """Folder of the shared real data: ``$BAYESCALE_DATA`` or ``../shared/data`` beside the project."""
+    env = os.environ.get("BAYESCALE_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent
+    for base in (here, Path.cwd()):
+        cand = base.parent / "shared" / "data"
+        if cand.is_dir():
+            return cand
+    return here.parent / "shared" / "data"
+
+
+def _row_label(frame: pd.DataFrame, pos: int, from_csv: bool) -> str:
+    if from_csv:
+        return f"line {pos + 2}"  # header is line 1
+    return f"row {frame.index[pos]!r}"
+
+
+def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -> np.ndarray:
+    s = frame[col]
+    vals = pd.to_numeric(s, errors="coerce")
+    bad = vals.isna() & s.notna() & ~s.astype(str).str.strip().str.lower().isin(
+        ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]
+    )
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{where}: column {col!r} has non-numeric value {s.iloc[pos]!r} at "
+            f"{_row_label(frame, pos, from_csv)} ({int(bad.sum())} such row(s)); fix or remove those rows"
+        )
+    arr = np.asarray(vals, dtype=float)
+    nonfinite = ~np.isfinite(arr)
+    if nonfinite.any():
+        pos = int(np.flatnonzero(nonfinite)[0])
+        raise DataError(
+            f"{where}: column {col!r} has a missing, NaN or infinite value ({s.iloc[pos]!r}) at "
+            f"{_row_label(frame, pos, from_csv)} ({int(nonfinite.sum())} such row(s)); "
+            "fix or remove those rows (bayescale never drops rows silently)"
+        )
+    return arr
+
+
+def load_data(
+    data: str | os.PathLike | pd.DataFrame,
+    *,
+    x: str | Sequence[str] | Mapping[str, str],
+    y: str,
+    inputs: Sequence[str] = ("x",),
+    positive_y: bool = True,
+) -> Dataset:
+    """Read and validate data for a law.
+
+    Parameters
+    ----------
+    data : path or DataFrame
+        A CSV file (with a header row) or a DataFrame.
+    x : str, sequence of str, or mapping
+        The scale column(s): one per law input, in the law's input order, or a
+        mapping from input name to column.
+    y : str
+        The metric column.
+    inputs : sequence of str
+        The law's input names.
+    positive_y : bool
+        Whether the likelihood needs ``y > 0`` (multiplicative noise).
+
+    Raises
+    ------
+    DataError
+        For a missing file or column, a non-numeric, NaN or infinite value, a
+        non-positive scale, or a non-positive metric when ``positive_y``.
+    """
+    from_csv = not isinstance(data, pd.DataFrame)
+    if from_csv:
+        path = Path(data)
+        where = str(path)
+        if not path.is_file():
+            raise DataError(f"data file {where!r} not found; check the path")
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{where}: not a readable CSV file ({first}); give a CSV with a header row") from None
+        frame = frame.replace({"": np.nan})
+    else:
+        frame = data
+        where = "DataFrame"
+    if frame.shape[0] == 0:
+        raise DataError(f"{where}: no data rows; give at least one row per scale")
+
+    inputs = tuple(inputs)
+    if isinstance(x, Mapping):
+        unknown = set(x) - set(inputs)
+        if unknown:
+            raise DataError(f"x names unknown law input(s) {', '.join(sorted(unknown))}; the law's inputs are {', '.join(inputs)}")
+        xcols = [x.get(k) for k in inputs]
+        if any(c is None for c in xcols):
+            raise DataError(f"x must name a column for each law input {', '.join(inputs)}")
+    else:
+        xcols = [x] if isinstance(x, str) else list(x)
+    if len(xcols) != len(inputs):
+        raise DataError(
+            f"the law takes {len(inputs)} input(s) ({', '.join(inputs)}) but {len(xcols)} x column(s) "
+            f"were given ({', '.join(map(str, xcols))}); name one column per input, in that order"
+        )
+    cols = [str(c) for c in frame.columns]
+    for c in [*xcols, y]:
+        if c not in frame.columns:
+            raise DataError(f"{where}: no column {c!r}; the columns are {', '.join(cols)}")
+    if y in xcols:
+        raise DataError(f"column {y!r} is given both as a scale and as the metric; name different columns")
+
+    arrays = {}
+    for name, col in zip(inputs, xcols):
+        arr = _numeric_column(frame, col, from_csv, where)
+        bad = arr <= 0
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where}: scale column {col!r} has non-positive value {arr[pos]:g} at "
+                f"{_row_label(frame, pos, from_csv)}; scales must be > 0 (fix or remove the row)"
+            )
+        arrays[name] = arr
+    yarr = _numeric_column(frame, y, from_csv, where)
+    if positive_y:
+        bad = yarr <= 0
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where}: metric column {y!r} has non-positive value {yarr[pos]:g} at "
+                f"{_row_label(frame, pos, from_csv)}; the default multiplicative (log-normal) noise "
+                "needs y > 0: use likelihood='normal' (CLI: --likelihood normal) for metrics that can be zero or negative"
+            )
+    columns = dict(zip(inputs, xcols))
+    columns["y"] = y
+    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where)
+
+
+def data_stats(inputs: Mapping[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
+    """Data statistics that scale-aware priors may use (see :mod:`bayescale.priors`)."""
+    out: dict[str, float] = {}
+    for k, v in inputs.items():
+        v = np.asarray(v, dtype=float)
+        out[f"{k}_min"] = float(v.min())
+        out[f"{k}_max"] = float(v.max())
+        out[f"{k}_ref"] = float(np.exp(np.mean(np.log(v))))
+    y = np.asarray(y, dtype=float)
+    ay = np.abs(y)
+    out["y_min"] = float(y.min())
+    out["y_max"] = float(y.max())
+    out["y_ref"] = float(np.exp(np.mean(np.log(ay)))) if np.all(ay > 0) else float(np.mean(ay)) or 1.0
+    out["y_sd"] = float(np.std(y)) if y.size > 1 and np.std(y) > 0 else max(float(np.mean(ay)), 1.0) * 0.1
+    first = np.asarray(next(iter(inputs.values())), dtype=float)
+    out["y_start"] = float(np.mean(y[first == first.min()]))
+    out["y_end"] = float(np.mean(y[first == first.max()]))
+    return out

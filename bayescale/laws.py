@@ -1,0 +1,332 @@
+"""Law specifications and the registry.
+
+A law is a pure formula of its inputs and parameters plus a declarative spec:
+name, inputs, parameters with default priors and the reason for each, and
+references.  The catalogue lives in ``models/*.toml`` (installed as
+``bayescale.models``); users can load their own file with :func:`load_law`
+or build one in Python with :func:`make_law`.  The Python API, the CLI and
+saved fits all go through :func:`get_law`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import LawError, PriorError
+from .formula import Formula, evaluate, parse
+from .priors import Prior, parse_prior
+
+__all__ = ["Parameter", "Law", "make_law", "load_law", "get_law", "list_laws", "stat_names"]
+
+#: Names reserved for the likelihood and the metric.
+RESERVED = frozenset({"y", "sigma", "nu"})
+
+
+def stat_names(inputs: Sequence[str]) -> frozenset[str]:
+    """Data-statistic names a prior may use for a law with these inputs."""
+    names = {f"{v}_{s}" for v in inputs for s in ("min", "max", "ref")}
+    names |= {"y_min", "y_max", "y_ref", "y_sd", "y_start", "y_end"}
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a law.
+
+    Attributes
+    ----------
+    name : str
+    prior : Prior
+        Default prior.
+    description : str
+        What the parameter means.
+    reason : str
+        Why the default prior is what it is.
+    """
+
+    name: str
+    prior: Prior
+    description: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Law:
+    """A scaling law: formula, inputs, parameters and default priors.
+
+    Attributes
+    ----------
+    name : str
+    formula : Formula
+        The expected value of the metric, ``y = f(inputs; parameters)``.
+    inputs : tuple of str
+        Names of the scale variables, e.g. ``("x",)`` or ``("N", "D")``.
+    parameters : tuple of Parameter
+        In declaration order; a prior may use parameters declared before it.
+    description, references : documentation.
+    ordered : tuple of str
+        Parameters (break positions) that share ``LogUniform`` bounds and are
+        sampled jointly in increasing order by Dirichlet spacing.
+    display : str
+        The formula as papers write it (documentation only).
+    """
+
+    name: str
+    formula: Formula
+    inputs: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    description: str = ""
+    references: tuple[str, ...] = ()
+    ordered: tuple[str, ...] = ()
+    display: str = ""
+    source: str = field(default="", compare=False)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise PriorError(
+            f"law {self.name!r} has no parameter {name!r}; its parameters are "
+            f"{', '.join(self.param_names)}"
+        )
+
+    def __call__(self, **values: Any) -> np.ndarray:
+        """Evaluate the law with numpy: ``law(x=..., alpha=..., A=...)``."""
+        need = set(self.inputs) | set(self.param_names)
+        unknown = set(values) - need
+        if unknown:
+            raise LawError(
+                f"law {self.name!r} got unknown argument(s) {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(self.inputs + self.param_names)}"
+            )
+        env = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        return np.asarray(evaluate(self.formula, env), dtype=float)
+
+    def evaluate(self, inputs: Mapping[str, Any], params: Mapping[str, Any], backend=None):
+        """Evaluate on any backend with separate input and parameter mappings."""
+        return evaluate(self.formula, {**inputs, **params}, backend)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict in the law-file format (round-trips through :func:`make_law`)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "display": self.display,
+            "formula": self.formula.text,
+            "inputs": list(self.inputs),
+            "references": list(self.references),
+            "ordered": list(self.ordered),
+            "parameters": [
+                {
+                    "name": p.name,
+                    "prior": p.prior.text,
+                    "description": p.description,
+                    "reason": p.reason,
+                }
+                for p in self.parameters
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+def make_law(
+    *,
+    name: str,
+    formula: str,
+    inputs: Sequence[str],
+    parameters: Sequence[Mapping[str, Any]],
+    description: str = "",
+    references: Sequence[str] = (),
+    ordered: Sequence[str] = (),
+    display: str = "",
+    source: str = "",
+) -> Law:
+    """Build and check a law.
+
+    Parameters
+    ----------
+    name : str
+    formula : str
+        Expression for the expected metric, e.g. ``"E + A * x^(-alpha)"``.
+    inputs : sequence of str
+        Scale variable names used in the formula.
+    parameters : sequence of mappings
+        Each with ``name`` and ``prior`` (string), optionally ``description``
+        and ``reason``; a prior may use data statistics
+        (:func:`stat_names`) and parameters listed before it.
+
+    Raises
+    ------
+    LawError, PriorError
+        If anything is missing, unknown, forbidden or inconsistent.
+    """
+    where = f"law {name!r}" + (f" ({source})" if source else "")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise LawError(f"{where}: the name must be an identifier (letters, digits, _)")
+    inputs = tuple(inputs)
+    if not inputs or not all(isinstance(v, str) and v.isidentifier() for v in inputs):
+        raise LawError(f"{where}: 'inputs' must be a non-empty list of names, got {list(inputs)!r}")
+    f = parse(formula)
+    params: list[Parameter] = []
+    seen: set[str] = set()
+    stats = stat_names(inputs)
+    for i, spec in enumerate(parameters):
+        if not isinstance(spec, Mapping) or "name" not in spec or "prior" not in spec:
+            raise LawError(f"{where}: parameter #{i + 1} needs a 'name' and a 'prior'")
+        unknown_keys = set(spec) - {"name", "prior", "description", "reason"}
+        if unknown_keys:
+            raise LawError(
+                f"{where}: parameter {spec['name']!r} has unknown key(s) "
+                f"{', '.join(sorted(unknown_keys))}; use name, prior, description, reason"
+            )
+        pname = spec["name"]
+        if not isinstance(pname, str) or not pname.isidentifier() or pname.startswith("_"):
+            raise LawError(f"{where}: parameter name {pname!r} must be an identifier")
+        if pname in RESERVED or pname in inputs or pname in stats or pname in seen:
+            raise LawError(f"{where}: parameter name {pname!r} is reserved or used twice")
+        prior = parse_prior(spec["prior"], param=pname)
+        bad = prior.names - stats - seen
+        if bad:
+            raise PriorError(
+                f"{where}: prior of {pname!r} uses {', '.join(sorted(bad))}, which is neither a "
+                f"data statistic ({', '.join(sorted(stats))}) nor a parameter declared before it"
+            )
+        params.append(Parameter(pname, prior, spec.get("description", ""), spec.get("reason", "")))
+        seen.add(pname)
+    if not params:
+        raise LawError(f"{where}: a law needs at least one parameter")
+    free = f.names - set(inputs) - seen
+    if free:
+        raise LawError(
+            f"{where}: formula uses {', '.join(sorted(free))}, which is neither an input "
+            f"({', '.join(inputs)}) nor a parameter"
+        )
+    unused = (seen | set(inputs)) - f.names
+    if unused:
+        raise LawError(f"{where}: {', '.join(sorted(unused))} declared but not used in the formula")
+    ordered = tuple(ordered)
+    if ordered:
+        texts = set()
+        for o in ordered:
+            if o not in seen:
+                raise LawError(f"{where}: 'ordered' names {o!r}, which is not a parameter")
+            p = next(p for p in params if p.name == o)
+            if p.prior.dist != "LogUniform":
+                raise LawError(f"{where}: ordered parameter {o!r} must have a LogUniform prior")
+            texts.add(p.prior.text.replace(" ", ""))
+        if len(texts) != 1:
+            raise LawError(f"{where}: ordered parameters must share one LogUniform prior")
+    return Law(
+        name=name,
+        formula=f,
+        inputs=inputs,
+        parameters=tuple(params),
+        description=description,
+        references=tuple(references),
+        ordered=ordered,
+        display=display,
+        source=source,
+    )
+
+
+_LAW_KEYS = {"name", "formula", "inputs", "parameters", "description", "references", "ordered", "display"}
+
+
+def _law_from_mapping(d: Mapping[str, Any], source: str) -> Law:
+    unknown = set(d) - _LAW_KEYS
+    if unknown:
+        raise LawError(
+            f"law file {source}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(_LAW_KEYS))}"
+        )
+    missing = [k for k in ("name", "formula", "inputs", "parameters") if k not in d]
+    if missing:
+        raise LawError(f"law file {source}: missing key(s) {', '.join(missing)}")
+    return make_law(
+        name=d["name"],
+        formula=d["formula"],
+        inputs=d["inputs"],
+        parameters=d["parameters"],
+        description=d.get("description", ""),
+        references=d.get("references", ()),
+        ordered=d.get("ordered", ()),
+        display=d.get("display", ""),
+        source=source,
+    )
+
+
+def load_law(path: str | Path) -> Law:
+    """Load a law from a TOML file in the catalogue's format.
+
+    Raises
+    ------
+    LawError
+        If the file is missing, not TOML, or not a valid law.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise LawError(f"law file {str(p)!r} not found; check the path")
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LawError(f"law file {str(p)!r} is not valid TOML: {exc}") from None
+    return _law_from_mapping(d, str(p))
+
+
+def law_from_json(text: str) -> Law:
+    """Rebuild a law saved with :meth:`Law.to_json`."""
+    d = json.loads(text)
+    return _law_from_mapping(d, "saved fit")
+
+
+_REGISTRY: dict[str, Law] | None = None
+
+
+def _catalogue() -> dict[str, Law]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg: dict[str, Law] = {}
+        for res in sorted(importlib.resources.files("bayescale.models").iterdir(), key=lambda r: r.name):
+            if res.name.endswith(".toml"):
+                d = tomllib.loads(res.read_text(encoding="utf-8"))
+                law = _law_from_mapping(d, f"models/{res.name}")
+                reg[law.name] = law
+        _REGISTRY = reg
+    return _REGISTRY
+
+
+def list_laws() -> list[Law]:
+    """Every law in the catalogue, by name."""
+    return list(_catalogue().values())
+
+
+def get_law(law: str | Path | Law) -> Law:
+    """Resolve a law: a :class:`Law`, a catalogue name, or a path to a law file.
+
+    Raises
+    ------
+    LawError
+        For an unknown name (the message lists the catalogue).
+    """
+    if isinstance(law, Law):
+        return law
+    s = str(law)
+    cat = _catalogue()
+    if s in cat:
+        return cat[s]
+    if s.endswith(".toml") or Path(s).is_file():
+        return load_law(s)
+    raise LawError(f"unknown law {s!r}; choose one of {', '.join(cat)} or give a path to a .toml law file")
