@@ -18,6 +18,9 @@ from .errors import BayescaleError
 
 EXIT_BAD_INPUT = 2
 
+#: Modules that add sub-commands (``register_cli``); see :func:`build_parser`.
+COMMAND_MODULES = ("bayescale.compare", "bayescale.allocation", "bayescale.report")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
@@ -179,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="save the fit to this netCDF file")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     _add_sampling_args(f)
+    f.set_defaults(handler=_cmd_fit)
 
     fc = sub.add_parser("forecast", help="forecast from a saved fit")
     fc.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
@@ -189,12 +193,27 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--prob", type=float, default=0.9)
     fc.add_argument("--seed", type=int, default=0)
     fc.add_argument("--json", action="store_true")
+    fc.set_defaults(handler=_cmd_forecast)
 
-    sub.add_parser("laws", help="list the law catalogue")
+    sub.add_parser("laws", help="list the law catalogue").set_defaults(handler=_cmd_laws)
 
     d = sub.add_parser("demo", help="simulate a dataset, fit it, forecast and print the result")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--json", action="store_true")
+    d.set_defaults(handler=_cmd_demo)
+
+    # Commands defined beside their features: each module has register_cli(sub, add_sampling_args),
+    # which adds its parser and sets `handler`.
+    import importlib
+
+    for mod in COMMAND_MODULES:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        m.register_cli(sub, _add_sampling_args)
     return p
 
 
@@ -276,9 +295,8 @@ def _cmd_demo(a) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
     args = build_parser().parse_args(argv)
-    handler = {"fit": _cmd_fit, "forecast": _cmd_forecast, "laws": _cmd_laws, "demo": _cmd_demo}[args.cmd]
     try:
-        return handler(args)
+        return args.handler(args)
     except BayescaleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

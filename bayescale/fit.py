@@ -268,6 +268,12 @@ class Fit:
         obs = simulate_noise(mu, self.settings["likelihood"], noise, rng)
         return Forecast(inputs=inputs, expected=mu, observed=obs, prob=prob, reliable=self.diagnostics().ok)
 
+    def optimal_allocation(self, *, compute: Any, prob: float = 0.9, **kwargs):
+        """Compute-optimal split of budgets C = 6ND for a two-input law (see :mod:`bayescale.allocation`)."""
+        from .allocation import optimal_allocation
+
+        return optimal_allocation(self, compute=compute, prob=prob, **kwargs)
+
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to netCDF: the DataTree with the law, settings and data stored inside."""
