@@ -24,8 +24,7 @@ COMMAND_MODULES = ("bayescale.compare", "bayescale.allocation", "bayescale.repor
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
-        self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -98,6 +97,7 @@ def fit_report(fit, forecast=None) -> dict[str, Any]:
         "likelihood": fit.settings["likelihood"],
         "sampler": fit.settings["sampler_ran"],
         "n_obs": fit.data.n,
+        "data": fit.data.source,
         "remedy": fit.settings.get("remedy"),
         "parameters": params,
         "diagnostics": diag.to_dict(),
@@ -116,6 +116,7 @@ def _print_fit(fit, forecast=None) -> None:
     lo, hi = _ci_cols(s)
     print(f"law: {fit.law.name}    likelihood: {fit.settings['likelihood']}    "
           f"sampler: {fit.settings['sampler_ran']}    observations: {fit.data.n}")
+    print(f"data: {fit.data.source}")
     if fit.settings.get("remedy"):
         print(f"remedy applied: {fit.settings['remedy']}")
     print(f"\n{'parameter':<10} {'median':>11} {'94% lower':>11} {'94% upper':>11} {'r_hat':>7} {'ess_bulk':>9}")
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
     f.add_argument("--prob", type=float, default=0.9, help="forecast interval probability (default 0.9)")
+    f.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
+                   help="use only rows whose column equals the value (e.g. --where split=fit); reported")
     f.add_argument("--out", help="save the fit to this netCDF file")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     _add_sampling_args(f)
@@ -222,7 +225,13 @@ def _cmd_fit(a) -> int:
     from .laws import get_law
 
     law = get_law(a.law)
-    f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood,
+    where = {}
+    for w in a.where:
+        col, sep, val = w.partition("=")
+        if not sep or not col:
+            raise BayescaleError(f"--where {w!r} is not COL=VALUE, e.g. --where split=fit")
+        where[col] = val
+    f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood, where=where or None,
             draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores,
             target_accept=a.target_accept, sampler=a.sampler, seed=a.seed,
             progressbar=None if not a.json else sys.stderr.isatty())
@@ -294,7 +303,10 @@ def _cmd_demo(a) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
+        return int(exc.code or 0)
     try:
         return args.handler(args)
     except BayescaleError as exc:

@@ -73,7 +73,7 @@ def data_dir() -> Path:
 
 def _row_label(frame: pd.DataFrame, pos: int, from_csv: bool) -> str:
     if from_csv:
-        return f"line {pos + 2}"  # header is line 1
+        return f"line {int(frame.index[pos]) + 2}"  # header is line 1; index keeps file order
     return f"row {frame.index[pos]!r}"
 
 
@@ -108,6 +108,7 @@ def load_data(
     y: str,
     inputs: Sequence[str] = ("x",),
     positive_y: bool = True,
+    where: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read and validate data for a law.
 
@@ -124,6 +125,9 @@ def load_data(
         The law's input names.
     positive_y : bool
         Whether the likelihood needs ``y > 0`` (multiplicative noise).
+    where : mapping of column to value, optional
+        Keep only rows whose column equals the value (compared as text), e.g.
+        ``{"split": "fit"}``.  The selection is recorded in ``Dataset.source``.
 
     Raises
     ------
@@ -134,21 +138,38 @@ def load_data(
     from_csv = not isinstance(data, pd.DataFrame)
     if from_csv:
         path = Path(data)
-        where = str(path)
+        src = str(path)
         if not path.is_file():
-            raise DataError(f"data file {where!r} not found; check the path")
+            raise DataError(f"data file {src!r} not found; check the path")
         try:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{where}: not a readable CSV file ({first}); give a CSV with a header row") from None
+            raise DataError(f"{src}: not a readable CSV file ({first}); give a CSV with a header row") from None
         frame = frame.replace({"": np.nan})
     else:
         frame = data
-        where = "DataFrame"
+        src = "DataFrame"
     if frame.shape[0] == 0:
-        raise DataError(f"{where}: no data rows; give at least one row per scale")
+        raise DataError(f"{src}: no data rows; give at least one row per scale")
 
+    if where:
+        total = frame.shape[0]
+        keep = np.ones(total, dtype=bool)
+        for col, val in where.items():
+            if col not in frame.columns:
+                raise DataError(
+                    f"{src}: no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}"
+                )
+            keep &= frame[col].astype(str).str.strip().to_numpy() == str(val)
+        if not keep.any():
+            raise DataError(f"{src}: no row has " + " and ".join(f"{c}={v}" for c, v in where.items())
+                            + "; check the column values")
+        frame = frame.loc[keep]
+        cond = " and ".join(f"{c}={v}" for c, v in where.items())
+        where_txt = f"{src} (rows where {cond}: {int(keep.sum())} of {total})"
+    else:
+        where_txt = None
     inputs = tuple(inputs)
     if isinstance(x, Mapping):
         unknown = set(x) - set(inputs)
@@ -167,34 +188,34 @@ def load_data(
     cols = [str(c) for c in frame.columns]
     for c in [*xcols, y]:
         if c not in frame.columns:
-            raise DataError(f"{where}: no column {c!r}; the columns are {', '.join(cols)}")
+            raise DataError(f"{src}: no column {c!r}; the columns are {', '.join(cols)}")
     if y in xcols:
         raise DataError(f"column {y!r} is given both as a scale and as the metric; name different columns")
 
     arrays = {}
     for name, col in zip(inputs, xcols):
-        arr = _numeric_column(frame, col, from_csv, where)
+        arr = _numeric_column(frame, col, from_csv, src)
         bad = arr <= 0
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where}: scale column {col!r} has non-positive value {arr[pos]:g} at "
+                f"{src}: scale column {col!r} has non-positive value {arr[pos]:g} at "
                 f"{_row_label(frame, pos, from_csv)}; scales must be > 0 (fix or remove the row)"
             )
         arrays[name] = arr
-    yarr = _numeric_column(frame, y, from_csv, where)
+    yarr = _numeric_column(frame, y, from_csv, src)
     if positive_y:
         bad = yarr <= 0
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where}: metric column {y!r} has non-positive value {yarr[pos]:g} at "
+                f"{src}: metric column {y!r} has non-positive value {yarr[pos]:g} at "
                 f"{_row_label(frame, pos, from_csv)}; the default multiplicative (log-normal) noise "
                 "needs y > 0: use likelihood='normal' (CLI: --likelihood normal) for metrics that can be zero or negative"
             )
     columns = dict(zip(inputs, xcols))
     columns["y"] = y
-    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where)
+    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where_txt or src)
 
 
 def data_stats(inputs: Mapping[str, np.ndarray], y: np.ndarray) -> dict[str, float]:

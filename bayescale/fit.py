@@ -377,6 +377,7 @@ def fit(
     seed: int | None = 0,
     progressbar: bool | None = None,
     auto_remedy: bool = True,
+    where: Mapping[str, str] | None = None,
 ) -> Fit:
     """Fit a scaling law by NUTS.
 
@@ -404,6 +405,8 @@ def fit(
     auto_remedy : bool
         If sampling ends with divergences, refit once with ``target_accept=0.99``
         and record that in ``settings["remedy"]``.
+    where : mapping, optional
+        Use only rows whose column equals the value, e.g. ``{"split": "fit"}`` (recorded).
 
     Returns
     -------
@@ -419,7 +422,7 @@ def fit(
             raise DataError("the metric has non-positive values; use likelihood='normal'")
     else:
         ds = load_data(data, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs,
-                       positive_y=likelihood != "normal")
+                       positive_y=likelihood != "normal", where=where)
     check_identifiable(law, ds)
     sampler = sampler or _default_sampler()
     if sampler not in SAMPLERS:
@@ -441,7 +444,7 @@ def fit(
               progressbar=progressbar)
     tree = _run_sampler(model, target_accept=target_accept, **kw)
     remedy = None
-    div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    first_div = div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
     if div and auto_remedy and target_accept < 0.99:
         remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
         tree = _run_sampler(model, target_accept=0.99, **kw)
@@ -458,6 +461,8 @@ def fit(
         "sampler_ran": str(tree["posterior"].attrs.get("inference_library", sampler)),
         "seed": seed,
         "remedy": remedy,
+        "divergences_first_run": first_div,
+        "data_source": ds.source,
         "bayescale_version": __version__,
     }
     return Fit(tree=tree, law=law, data=ds, settings=settings)
