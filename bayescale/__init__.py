@@ -25,3 +25,4 @@ __all__ = [
     "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
     "Fit", "Forecast", "fit", "load", "simulate", "TRUE_PARAMS",
 ]
+from .allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
