@@ -26,3 +26,4 @@ __all__ = [
     "Fit", "Forecast", "fit", "load", "simulate", "TRUE_PARAMS",
 ]
 from .allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
+from .compare import Comparison, compare  # noqa: E402,F401  (bayescale.compare is the function; the module stays importable)
