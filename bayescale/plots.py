@@ -94,3 +94,79 @@ def plot_fit(
         ax.set_title("WARNING: diagnostics failed", color="crimson", fontsize=9)
     ax.legend(fontsize=8)
     return fig, ax
+
+
+# -- compute-optimal frontier (bayescale.allocation) -----------------------------------------
+__all__ += ["plot_frontier"]
+
+
+def plot_frontier(
+    fit,
+    *,
+    compute: Sequence[float] | None = None,
+    prob: float = 0.9,
+    inputs: Sequence[str] | None = None,
+    flops_per_token_param: float = 6.0,
+    show_tokens: bool = True,
+    n_grid: int = 60,
+    ax=None,
+    color: str | None = None,
+):
+    """Compute-optimal frontier ``N*(C)`` (and ``D*(C)``) with credible bands, over the data.
+
+    The data are drawn as ``C = k N D`` against ``N`` (filled, coloured by the metric)
+    and, with ``show_tokens``, against ``D`` (open markers).  The bands are the
+    equal-tailed ``prob`` intervals of :func:`bayescale.allocation.optimal_allocation`.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law of model size and tokens.
+    compute : sequence of float, optional
+        Budgets to draw; default from the smallest data budget to 100 times the largest.
+    prob : float
+        Probability of the bands.
+    inputs : (str, str), optional
+        Which law inputs are ``(N, D)``.
+    """
+    import warnings
+
+    from .allocation import optimal_allocation
+
+    law = fit.law
+    n_name, d_name = tuple(inputs) if inputs else (law.inputs[0], law.inputs[-1])
+    fig, ax = _axes(ax)
+    nd, dd = fit.data.inputs[n_name], fit.data.inputs[d_name]
+    cd = flops_per_token_param * nd * dd
+    if compute is None:
+        compute = np.geomspace(float(cd.min()), 100 * float(cd.max()), n_grid)
+    compute = np.asarray(compute, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alloc = optimal_allocation(fit, compute=compute, prob=prob, inputs=inputs,
+                                   flops_per_token_param=flops_per_token_param)
+    t = alloc.table()
+    c = color or "C0"
+    ax.plot(t["compute"], t["N_opt_median"], color=c, lw=1.8, label=f"N* (params), median")
+    ax.fill_between(t["compute"], t["N_opt_lower"], t["N_opt_upper"], color=c, alpha=0.25, lw=0,
+                    label=f"N* {prob:.0%} interval")
+    sc = ax.scatter(cd, nd, c=fit.data.y, s=10, cmap="viridis", zorder=3, label="runs: N")
+    if show_tokens:
+        ax.plot(t["compute"], t["D_opt_median"], color="C3", lw=1.8, ls="--", label="D* (tokens), median")
+        ax.fill_between(t["compute"], t["D_opt_lower"], t["D_opt_upper"], color="C3", alpha=0.18, lw=0,
+                        label=f"D* {prob:.0%} interval")
+        ax.scatter(cd, dd, s=10, facecolors="none", edgecolors="0.45", lw=0.6, zorder=2, label="runs: D")
+    fig.colorbar(sc, ax=ax, label=fit.data.columns.get("y", "y"), pad=0.01)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"compute C = {flops_per_token_param:g} N D (FLOPs)")
+    ax.set_ylabel("parameters N / tokens D")
+    title = f"{law.name}: compute-optimal frontier"
+    if np.any(alloc.edge_fraction > 0):
+        title += f" (up to {alloc.edge_fraction.max():.0%} of draws at bracket edge)"
+    if not alloc.reliable:
+        ax.set_title("WARNING: diagnostics failed. " + title, color="crimson", fontsize=9)
+    else:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    return fig, ax

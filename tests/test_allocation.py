@@ -15,7 +15,7 @@ import bayescale as bs
 from bayescale.allocation import Allocation, allocate_draws, chinchilla_closed_form, isoflop_data
 from bayescale.errors import DataError, FitError
 
-from conftest import TINY
+from .conftest import TINY
 
 BUDGETS = np.array([1e18, 5.76e23, 1e25])
 
