@@ -18,12 +18,14 @@ from .data import Dataset, load_data, data_dir  # noqa: E402
 from .model import build_model, resolve_priors  # noqa: E402
 from .fit import Fit, Forecast, fit, load  # noqa: E402
 from .simulate import simulate, TRUE_PARAMS  # noqa: E402
+from .prior_predictive import prior_predictive  # noqa: E402
 
 __all__ = [
     "BayescaleError", "DataError", "FitError", "LawError", "PriorError",
     "Law", "get_law", "list_laws", "load_law", "make_law",
     "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
     "Fit", "Forecast", "fit", "load", "simulate", "TRUE_PARAMS",
+    "prior_predictive",
 ]
 from .allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
 from .compare import Comparison, compare  # noqa: E402,F401  (bayescale.compare is the function; the module stays importable)

@@ -96,6 +96,236 @@ def plot_fit(
     return fig, ax
 
 
+# -- priors, breaks, prior predictive (issue 5: reports) ----------------------------------------------
+# ArviZ's az.plot_prior_posterior works on a DataTree with a `prior` group, but it draws KDEs on
+# linear axes: for scale parameters whose priors span decades (amplitudes, break positions and
+# smoothness) the posterior is squashed into one pixel column.  These are drawn with matplotlib on
+# log axes where the prior family lives on a log scale.
+
+__all__ += ["plot_prior_posterior", "plot_breaks", "plot_prior_predictive", "break_names"]
+
+_LOG_FAMILIES = ("LogNormal", "LogUniform")
+
+
+def break_names(law) -> list[str]:
+    """Break-position parameters of a broken law: ``d1, d2, ...`` (in the law's order)."""
+    import re
+
+    return [n for n in law.param_names if re.fullmatch(r"d\d+", n)]
+
+
+def _use_log(prior, *samples: np.ndarray) -> bool:
+    vals = np.concatenate([np.asarray(s, dtype=float)[np.isfinite(s)] for s in samples])
+    if vals.size == 0 or np.any(vals <= 0):
+        return False
+    if prior is not None and prior.dist in _LOG_FAMILIES:
+        return True
+    lo, hi = np.quantile(vals, [0.01, 0.99])
+    return bool(hi / lo > 100)
+
+
+def plot_prior_posterior(
+    fit,
+    *,
+    names: Sequence[str] | None = None,
+    draws: int = 4000,
+    seed: int = 0,
+    bins: int = 40,
+    ncols: int = 3,
+    axes=None,
+):
+    """Prior against posterior density of each parameter, one panel per parameter.
+
+    The prior is the fit's own (defaults and overrides, evaluated with the fit's data statistics),
+    drawn with :func:`bayescale.prior_predictive.prior_draws`.  Parameters whose prior lives on a log
+    scale (LogNormal, LogUniform) or whose draws span more than two decades are drawn on a log axis,
+    with densities per unit of log10 of the parameter.  Each panel spans the central 99% of the prior
+    and all of the posterior.
+
+    Returns
+    -------
+    (fig, axes) : axes is a flat array with one Axes per parameter.
+    """
+    from .data import data_stats
+    from .model import resolve_priors
+    from .prior_predictive import prior_draws
+
+    likelihood = fit.settings["likelihood"]
+    overrides = dict(fit.settings.get("priors") or {})
+    names = list(fit.param_names if names is None else names)
+    resolved = resolve_priors(fit.law, likelihood, overrides)
+    prior = prior_draws(fit.law, stats=data_stats(fit.data.inputs, fit.data.y), likelihood=likelihood,
+                        priors=overrides, draws=draws, seed=seed)
+    post = fit.draws(names)
+    if axes is None:
+        nrows = -(-len(names) // ncols)
+        fig, axes = _axes(figsize=(3.2 * ncols, 2.4 * nrows))[0], None
+        fig.clf()
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(names):]:
+            ax.set_visible(False)
+    else:
+        axes = np.atleast_1d(axes).ravel()
+        fig = axes[0].figure
+    for ax, n in zip(axes, names):
+        pr, po = prior[n][np.isfinite(prior[n])], post[n][np.isfinite(post[n])]
+        log = _use_log(resolved.get(n), pr, po)
+        t = np.log10 if log else (lambda v: v)
+        tp, tq = t(pr), t(po)
+        lo = min(np.quantile(tp, 0.005), tq.min())
+        hi = max(np.quantile(tp, 0.995), tq.max())
+        if not hi > lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, bins + 1)
+        # the posterior is usually much narrower than the prior: give it finer bins over its own range
+        pe = np.linspace(tq.min(), tq.max(), bins + 1) if tq.max() > tq.min() else edges
+        ax.hist(tp, bins=edges, density=True, histtype="step", color="0.45", lw=1.2, label="prior")
+        ax.hist(tq, bins=pe, density=True, color="C0", alpha=0.55, label="posterior")
+        ax.set_xlim(lo, hi)
+        ax.set_title(n, fontsize=10)
+        ax.set_yticks([])
+        if log:
+            ax.set_xlabel(f"log10 {n}", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=max(ax.get_ylim()[0], 1e-3 * ax.get_ylim()[1]))
+    for ax in axes[::ncols]:
+        ax.set_ylabel("density (log scale)", fontsize=8)
+    axes[0].legend(fontsize=7, loc="best")
+    return fig, axes
+
+
+def plot_breaks(fit, *, bins: int = 50, prob: float = 0.9, axes=None):
+    """Posterior of each break position ``d_i`` of a broken law, drawn over the data range.
+
+    Top panel: the data and the fitted law (:func:`plot_fit`).  Bottom panel: a histogram of each
+    break position's posterior on the log10 scale, over the observed range of x (the support of the
+    default LogUniform prior, whose density is the flat dotted line), with the data's x values as
+    ticks along the bottom.
+
+    Returns
+    -------
+    (fig, (ax_fit, ax_breaks))
+    """
+    names = break_names(fit.law)
+    if not names or len(fit.law.inputs) != 1:
+        raise ValueError(f"law {fit.law.name!r} has no break positions (d1, d2, ...) over one input")
+    if axes is None:
+        fig, _ = _axes(figsize=(6.4, 5.4))
+        fig.clf()
+        ax_fit, ax_b = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    else:
+        ax_fit, ax_b = axes
+        fig = ax_fit.figure
+    plot_fit(fit, ax=ax_fit, probs=(prob,))
+    ax_fit.set_xlabel("")
+    xd = fit.data.inputs[fit.law.inputs[0]]
+    lo, hi = np.log10(float(xd.min())), np.log10(float(xd.max()))
+    d = fit.draws(names)
+    allv = np.log10(np.concatenate([v[v > 0] for v in d.values()]))
+    lo2, hi2 = min(lo, float(allv.min())), max(hi, float(allv.max()))
+    for i, n in enumerate(names):
+        v = np.log10(d[n][d[n] > 0])
+        # bins over each posterior's own range: a well-identified break is far narrower than the data range
+        edges = np.linspace(v.min(), v.max(), bins + 1) if v.max() > v.min() else np.linspace(lo2, hi2, bins + 1)
+        dens, e = np.histogram(v, bins=edges, density=True)
+        q = np.quantile(d[n], [(1 - prob) / 2, 0.5, (1 + prob) / 2])
+        ax_b.stairs(dens, 10 ** e, fill=True, alpha=0.5, color=f"C{i + 1}",
+                    label=f"{n}: median {q[1]:.4g} ({prob:.0%}: {q[0]:.4g} to {q[2]:.4g})")
+        for a in (ax_fit, ax_b):
+            a.axvline(q[1], color=f"C{i + 1}", lw=1, ls="--")
+    if hi > lo:
+        ax_b.hlines(1 / (hi - lo), 10 ** lo, 10 ** hi, colors="0.4", linestyles=":", label="default prior")
+    ax_b.plot(xd, np.zeros_like(xd), "|", color="k", ms=8, clip_on=False)
+    ax_b.set_xscale("log")
+    ax_b.set_xlim(10 ** (lo2 - 0.02 * (hi2 - lo2)), 10 ** (hi2 + 0.02 * (hi2 - lo2)))
+    ax_b.set_ylim(bottom=0)
+    ax_b.set_ylabel("posterior density\n(per log10 x)", fontsize=8)
+    ax_b.set_xlabel(fit.data.columns.get(fit.law.inputs[0], fit.law.inputs[0]))
+    ax_b.legend(fontsize=7, loc="upper left")
+    return fig, (ax_fit, ax_b)
+
+
+def plot_prior_predictive(
+    pp,
+    *,
+    data: Any = None,
+    probs: Sequence[float] = (0.5, 0.9),
+    n_lines: int = 40,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    ax=None,
+):
+    """Prior predictive draws of a law (from :func:`bayescale.prior_predictive`), with the data.
+
+    For a one-input law: ``n_lines`` prior draws of the expected value as thin curves, equal-tailed
+    bands of a new observation for each probability in ``probs``, and the data, on log-log axes (the
+    y range is clipped to the bands and the data, since far-tail prior draws can be absurd; that is
+    what the plot is for).  For laws of several inputs the x axis is the observed value at each data
+    point and the bars the prior predictive intervals there (``pp`` must be evaluated at the data).
+
+    Parameters
+    ----------
+    data : Dataset or (x, y) pair, optional
+        Observations to overlay.
+    xlabel, ylabel : str, optional
+        Axis labels (default: the law's input name and ``y``).
+    """
+    fig, ax = _axes(ax)
+    law = pp.law
+    if data is not None and hasattr(data, "inputs"):
+        dx = np.asarray(data.inputs[law.inputs[0]], dtype=float) if len(law.inputs) == 1 else None
+        dy = np.asarray(data.y, dtype=float)
+    elif data is not None:
+        dx, dy = (np.asarray(v, dtype=float) for v in data)
+    else:
+        dx = dy = None
+    obs = np.where(np.isfinite(pp.observed), pp.observed, np.nan)
+    mu = np.where(np.isfinite(pp.expected), pp.expected, np.nan)
+    if len(law.inputs) == 1:
+        x = np.asarray(pp.inputs[law.inputs[0]], dtype=float)
+        order = np.argsort(x)
+        x, obs, mu = x[order], obs[:, order], mu[:, order]
+        for p in sorted(probs, reverse=True):
+            lo, up = np.nanquantile(obs, [(1 - p) / 2, (1 + p) / 2], axis=0)
+            ax.fill_between(x, lo, up, color="C0", alpha=0.12 + 0.18 * (1 - p), lw=0,
+                            label=f"{p:.0%} prior predictive (new observation)")
+        k = min(n_lines, mu.shape[0])
+        ax.plot(x, mu[:k].T, color="0.35", lw=0.6, alpha=0.5)
+        ax.plot([], [], color="0.35", lw=0.6, label=f"{k} prior draws of the law")
+        if dx is not None:
+            ax.scatter(dx, dy, s=16, color="k", zorder=3, label="data")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel or law.inputs[0])
+        lo_all, hi_all = np.nanquantile(obs, [(1 - max(probs)) / 2, (1 + max(probs)) / 2], axis=0)
+        ylo, yhi = float(np.nanmin(lo_all)), float(np.nanmax(hi_all))
+        if dy is not None:
+            ylo, yhi = min(ylo, float(dy.min())), max(yhi, float(dy.max()))
+        if ylo > 0 and np.all(np.nan_to_num(obs, nan=1.0) > 0):
+            ax.set_yscale("log")
+            ax.set_ylim(ylo / 1.5, yhi * 1.5)
+        else:
+            pad = 0.1 * (yhi - ylo or 1.0)
+            ax.set_ylim(ylo - pad, yhi + pad)
+    else:
+        if dy is None or len(dy) != obs.shape[1]:
+            raise ValueError("for laws of several inputs, evaluate the prior predictive at the data "
+                             "(x=None with data=) and pass the same data here")
+        p = max(probs)
+        lo, med, up = np.nanquantile(obs, [(1 - p) / 2, 0.5, (1 + p) / 2], axis=0)
+        ax.errorbar(dy, med, yerr=[med - lo, up - med], fmt="o", ms=3, color="C0", lw=0.8,
+                    label=f"{p:.0%} prior predictive interval")
+        ax.axline((float(dy.min()), float(dy.min())), slope=1, color="k", lw=0.8, ls=":", label="y = observed")
+        if np.all(lo > 0) and np.all(dy > 0):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel(f"observed {ylabel or 'y'}")
+    ax.set_ylabel(ylabel or "y")
+    ax.set_title(f"prior predictive: {law.name} ({pp.likelihood} noise, {pp.draws} draws)", fontsize=9)
+    ax.legend(fontsize=7, framealpha=0.85)
+    return fig, ax
+
+
 # -- compute-optimal frontier (bayescale.allocation) -----------------------------------------
 __all__ += ["plot_frontier"]
 
