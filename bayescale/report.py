@@ -155,6 +155,8 @@ def build_report(
     prob: float = 0.9,
     seed: int = 0,
     fit_path: str | None = None,
+    refits: int = 0,
+    lfo: bool = False,
 ) -> Report:
     """Compute everything a report shows (see the module docstring); render with :meth:`Report.to_html`.
 
@@ -169,6 +171,10 @@ def build_report(
         Probability of the forecast and parameter intervals.
     seed : int
         Seed of the new-observation draws and of the prior draws.
+    refits : int
+        With ``compare``: exact leave-one-out refits per law for points of high Pareto k (each one samples).
+    lfo : bool
+        With ``compare``: also score each law by leave-future-out (one refit per law) and recommend one.
     """
     from . import plots
     from .fit import _check_prob
@@ -292,7 +298,7 @@ def build_report(
 
     # 6. comparison
     if others:
-        sections.append(_comparison(fit, fit_path, others, warnings))
+        sections.append(_comparison(fit, fit_path, others, warnings, refits=refits, lfo=lfo))
 
     # 7. reproduce
     import shlex
@@ -344,14 +350,88 @@ def _check_same_data(fit, others) -> None:
                            f"not the {fit.data.n} of the main fit): LOO compares fits of the same observations only")
 
 
-def _comparison(fit, fit_path, others, warnings: list[str]) -> Section:
+def _comparison(fit, fit_path, others, warnings: list[str], *, refits: int = 0, lfo: bool = False) -> Section:
+    """LOO comparison: :func:`bayescale.compare.compare` when the laws differ, else ArviZ directly."""
+    fits = [fit] + [f for f, _ in others]
+    labels = _labels(fits, [fit_path] + [p for _, p in others])
+    if len({f.law.name for f in fits}) == len(fits):
+        try:
+            import importlib
+
+            mod = importlib.import_module("bayescale.compare")
+        except ModuleNotFoundError:
+            mod = None
+        if mod is not None and hasattr(mod, "compare"):
+            return _comparison_bs(mod, fits, warnings, refits=refits, lfo=lfo)
+    if refits or lfo:
+        raise BayescaleError("exact LOO refits and leave-future-out need fits of different laws "
+                             "(bayescale.compare keys them by law)")
+    return _comparison_az(fits, labels, warnings)
+
+
+def _comparison_bs(mod, fits, warnings: list[str], *, refits: int, lfo: bool) -> Section:
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")  # Pareto k problems are reported below, per fit
+        c = mod.compare(fits=fits, lfo=lfo, max_refits=refits)
+    by_name = {f.law.name: f for f in fits}
+    for nm, f in by_name.items():
+        if f is not fits[0] and not f.diagnostics().ok:
+            warnings.extend(f"{nm}: {p}" for p in f.diagnostics().problems)
+    rows = []
+    for nm, r in c.table.iterrows():
+        lo = c.loo[nm]
+        k = np.asarray(lo.pareto_k, dtype=float)
+        nbad = int(np.sum(k > lo.k_threshold))
+        if lo.unresolved:
+            warnings.append(f"LOO for {nm}: {len(lo.unresolved)} of {k.size} observations have Pareto k > "
+                            f"{lo.k_threshold:.2g} (max {lo.pareto_k_max:.2f}) and were not refitted exactly; "
+                            "its elpd estimate is unreliable")
+        if not lo.refit_ok:
+            warnings.append(f"LOO for {nm}: an exact leave-one-out refit failed its diagnostics")
+        row = {"model": nm, "rank": int(r["rank"]), "elpd_loo": r["elpd"], "se": r["se"],
+               "elpd_diff": r["elpd_diff"], "dse": r["dse"], "p_loo": r["p"], "weight": r["weight"],
+               "Pareto k threshold": lo.k_threshold, "obs above it": nbad, "max Pareto k": lo.pareto_k_max,
+               "refitted exactly": len(lo.refits), "diagnostics": "ok" if by_name[nm].diagnostics().ok else "FAILED"}
+        if c.lfo:
+            row["LFO mean lpd"] = c.lfo[nm].mean_lpd
+            row["LFO RMSLE"] = c.lfo[nm].rmsle
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    sec = Section("compare", "Model comparison (PSIS-LOO)")
+    sec.blocks.append(Block("p", text=(
+        "Expected log predictive density of each fit by Pareto-smoothed importance-sampling leave-one-out "
+        "(bayescale.compare on ArviZ az.loo / az.compare), on the scale of y, so fits with different likelihoods "
+        "are comparable. elpd_diff is the difference to the best fit and dse its standard error: a difference "
+        "within a few dse is not a clear preference, and a broken law cannot lose to the law it contains by much. "
+        + ("Points with Pareto k above the threshold were refitted exactly (at most "
+           f"{refits} per law). " if refits else
+           "No exact refits were run for points with high Pareto k (bayescale report --refits N runs them). ")
+        + f"Ranked first by LOO: {table.iloc[0]['model']}."
+        + (f" Recommended for forecasting (best leave-future-out score, ties to the simplest): {c.recommended}."
+           if c.recommended else "")
+    )))
+    sec.blocks.append(Block("table", table=table, bad_rows=[
+        r["diagnostics"] != "ok" or len(c.loo[r["model"]].unresolved) > 0 for _, r in table.iterrows()]))
+    v = c.verdict
+    if v is not None:
+        sec.blocks.append(Block("p", text=(
+            f"Is the break real? {v.verdict.upper()} ({v.broken_law} against {v.baseline}: elpd difference "
+            f"{_g(v.elpd_diff)}, dse {_g(v.dse)})." + ("" if v.reliable else " NOT RELIABLE: see the warnings."))))
+        if v.reasons:
+            sec.blocks.append(Block("list", items=list(v.reasons)))
+        if not v.reliable:
+            warnings.append(f"break verdict ({v.verdict}) is not reliable: " + "; ".join(v.warnings))
+    return sec
+
+
+def _comparison_az(fits, labels, warnings: list[str]) -> Section:
     """PSIS-LOO of every fit and az.compare, with Pareto k and diagnostics warnings."""
     import warnings as _w
 
     import arviz as az
 
-    fits = [fit] + [f for f, _ in others]
-    labels = _labels(fits, [fit_path] + [p for _, p in others])
     for f, lab in zip(fits[1:], labels[1:]):
         if not f.diagnostics().ok:
             warnings.extend(f"{lab}: {p}" for p in f.diagnostics().problems)
@@ -534,6 +614,8 @@ def write_report(
     fmt: str = "html",
     prob: float = 0.9,
     seed: int = 0,
+    refits: int = 0,
+    lfo: bool = False,
 ) -> Path:
     """Write a report of a fit (see the module docstring) and return its path.
 
@@ -551,10 +633,12 @@ def write_report(
     prob : float
         Interval probability of the forecast and parameter tables.
     seed : int
+    refits, lfo
+        See :func:`build_report`.
     """
     if fmt not in ("html", "md"):
         raise BayescaleError(f"unknown report format {fmt!r}; choose 'html' or 'md'")
-    rep = build_report(fit, compare=compare, targets=targets, prob=prob, seed=seed)
+    rep = build_report(fit, compare=compare, targets=targets, prob=prob, seed=seed, refits=refits, lfo=lfo)
     return _write(rep, path, fmt)
 
 
@@ -588,6 +672,10 @@ def register_cli(sub, add_sampling_args) -> None:
                         "default from the file suffix")
     r.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--refits", type=int, default=0, metavar="N",
+                   help="with --compare: exact LOO refits per law for points of high Pareto k (default 0; each samples)")
+    r.add_argument("--lfo", action="store_true",
+                   help="with --compare: also score leave-future-out (one refit per law) and recommend a law")
     r.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("priors", help="show a law's default priors and why; draw the prior predictive")
@@ -623,7 +711,10 @@ def _cmd_report(a) -> int:
     elif a.target_input:
         targets = _parse_input_targets(f.law, a.target_input)
     compare = [load(c) for c in a.compare]
-    rep = build_report(f, compare=compare, targets=targets, prob=a.prob, seed=a.seed, fit_path=a.fit)
+    if (a.refits or a.lfo) and not compare:
+        raise BayescaleError("--refits and --lfo apply to a comparison: give --compare FIT ...")
+    rep = build_report(f, compare=compare, targets=targets, prob=a.prob, seed=a.seed, fit_path=a.fit,
+                       refits=a.refits, lfo=a.lfo)
     out = _write(rep, a.out, fmt)
     print(f"wrote {out}" + (f" (figures in {out.with_name(out.stem + '_files')})" if fmt == "md" else ""))
     if rep.warnings:

@@ -48,7 +48,13 @@ def fake_fit(law: str, df: pd.DataFrame, *, chains: int = 2, draws: int = 100, s
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
     post = xr.Dataset({k: (("chain", "draw"), v.reshape(chains, draws)) for k, v in d.items()}, coords=coords)
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))}, coords=coords)
-    tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats,
+    # log-normal log-likelihood of each observation on the y scale, as bayescale.fit stores it
+    from scipy import stats as sps
+
+    mu = law_.evaluate({k: v[None, :] for k, v in ds.inputs.items()}, {k: d[k][:, None] for k in law_.param_names})
+    ll = sps.lognorm.logpdf(ds.y[None, :], s=d["sigma"][:, None], scale=np.broadcast_to(mu, (chains * draws, ds.n)))
+    loglik = xr.Dataset({"y": (("chain", "draw", "obs"), ll.reshape(chains, draws, ds.n))}, coords=coords)
+    tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats, "log_likelihood": loglik,
                                   "observed_data": xr.Dataset({"y": ("obs", ds.y)}),
                                   "constant_data": xr.Dataset({k: ("obs", v) for k, v in ds.inputs.items()})})
     settings = {"law": law_.name, "likelihood": "lognormal",
@@ -139,6 +145,14 @@ def test_comparison_section_and_pareto_k_warnings(tiny_fit):
     nbad = int(table["obs above it"].iloc[0])
     assert nbad == int(np.sum(k > table["Pareto k threshold"].iloc[0]))
     assert any(w.startswith("LOO for") for w in rep.warnings) == (nbad > 0)
+
+
+def test_comparison_of_different_laws_uses_bayescale_compare(tiny_fit, pl_offset_df, tmp_path):
+    other = fake_fit("power_law", pl_offset_df.rename(columns={}), seed=5)
+    p = write_report(tiny_fit, path=tmp_path / "c.html", compare=[other])
+    text = p.read_text()
+    assert 'id="compare"' in text and "bayescale.compare" in text
+    assert "<td class=\"t\">power_law</td>" in text and "Ranked first by LOO" in text
 
 
 def test_comparison_refuses_other_data(tiny_fit, bnsl_fake):
