@@ -400,3 +400,75 @@ def plot_frontier(
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     return fig, ax
+
+
+# -- law comparison (issue 3: is the break real?) --------------------------------------------------
+
+__all__ += ["plot_compare", "plot_laws"]
+
+
+def plot_compare(comparison, *, ax=None):
+    """ELPD (PSIS-LOO, with exact refits) of each law with +-1 se, and the difference to the best.
+
+    Drawn with matplotlib error bars rather than ``az.plot_compare``, which in ArviZ 1.3 returns an
+    arviz-plots PlotCollection instead of matplotlib axes that can be combined with other plots.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        The result of :func:`bayescale.compare`.
+    """
+    fig, ax = _axes(ax, figsize=(6.4, 1.2 + 0.6 * len(comparison.table)))
+    t = comparison.table.sort_values("elpd")
+    pos = np.arange(len(t))
+    ax.errorbar(t["elpd"], pos, xerr=t["se"], fmt="o", color="k", capsize=3, label="elpd_loo +- se")
+    best = float(t["elpd"].max())
+    others = t["elpd_diff"] != 0
+    ax.errorbar(best - t["elpd_diff"][others], pos[others.to_numpy()] + 0.2, xerr=t["dse"][others], fmt="^",
+                color="0.5", capsize=3, label="difference to best +- se")
+    ax.axvline(best, color="0.6", ls="--", lw=1)
+    labels = []
+    for name in t.index:
+        lo = comparison.loo[name]
+        extra = f" ({len(lo.refits)} refit)" if lo.refits else ""
+        extra += " k!" if lo.unresolved else ""
+        labels.append(f"{name}{extra}\nweight {float(t.loc[name, 'weight']):.2f}")
+    ax.set_yticks(pos, labels, fontsize=8)
+    ax.set_xlabel("elpd (log score, y scale; higher is better)")
+    v = comparison.verdict
+    if v is not None:
+        ax.set_title(f"break verdict: {v.verdict}" + ("" if v.reliable else " (NOT reliable)"), fontsize=9,
+                     color="k" if v.reliable else "crimson")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig, ax
+
+
+def plot_laws(fits, *, targets: Sequence[float] | None = None, prob: float = 0.9, ax=None, held_out: Any = None):
+    """Data with each law's posterior median and ``prob`` band on log-log axes.
+
+    Parameters
+    ----------
+    fits : Comparison, mapping of name to Fit, or sequence of Fit
+        Fits of one-input laws to the same data.
+    """
+    if hasattr(fits, "fits"):
+        fits = fits.fits
+    items = list(fits.items()) if hasattr(fits, "items") else [(f.law.name, f) for f in fits]
+    fig, ax = _axes(ax)
+    colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
+    for i, (name, f) in enumerate(items):
+        plot_fit(f, targets=targets, probs=(prob,), ax=ax, label=name, color=colors[i % len(colors)],
+                 held_out=held_out if i == 0 else None)
+    # plot_fit draws the data once per law: keep one legend entry for it
+    h, lab = ax.get_legend_handles_labels()
+    seen: dict[str, Any] = {}
+    for hh, ll in zip(h, lab):
+        seen.setdefault(ll, hh)
+    ax.legend(list(seen.values()), list(seen), fontsize=8)
+    bad = [name for name, f in items if not f.diagnostics().ok]
+    title = f"posterior median and {prob:.0%} band of each law"
+    if bad:
+        ax.set_title(f"WARNING: diagnostics failed for {', '.join(bad)}. " + title, color="crimson", fontsize=9)
+    else:
+        ax.set_title(title, fontsize=9)
+    return fig, ax

@@ -1,0 +1,244 @@
+"""Law comparison: the break verdict rule, the LFO scoring math, one real comparison, the CLI."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+import bayescale as bs
+from bayescale import cli
+from bayescale.compare import (
+    VERDICTS, LfoResult, break_verdict, lfo_split, log_density, loo_with_refits, predictive_lpd,
+    recommend, rmsle,
+)
+
+RNG = np.random.default_rng(7)
+X_INNER = (2e2, 5e4)
+
+
+def _draws(mean, sd, n=2000):
+    return RNG.normal(mean, sd, n)
+
+
+def _d(center, sd_log10=0.1, n=2000):
+    return 10 ** RNG.normal(np.log10(center), sd_log10, n)
+
+
+# ----------------------------------------------------------------------------- verdict rule
+def test_verdict_break_supported():
+    v = break_verdict(elpd_diff=20.0, dse=4.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "break supported"
+    assert v.breaks[0]["c_excludes_0"] and v.breaks[0]["d_inside"]
+    assert v.reliable
+
+
+def test_verdict_no_break_when_baseline_within_one_se():
+    v = break_verdict(elpd_diff=0.5, dse=0.9, c_draws=[_draws(0.5, 0.6)], d_draws=[_d(3e3, 1.0)],
+                      x_inner=X_INNER)
+    assert v.verdict == "no break supported"
+    v = break_verdict(elpd_diff=-2.0, dse=1.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "no break supported"
+
+
+def test_verdict_no_break_when_slope_change_near_zero():
+    v = break_verdict(elpd_diff=2.5, dse=1.0, c_draws=[_draws(0.0, 0.02)], d_draws=[_d(3e3, 1.0)],
+                      x_inner=X_INNER)
+    assert v.verdict == "no break supported"
+    assert v.breaks[0]["p_abs_c_below"] > 0.9
+
+
+def test_verdict_inconclusive_between_thresholds():
+    # better than 1 se but short of 2 se
+    v = break_verdict(elpd_diff=6.0, dse=4.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "inconclusive"
+    # clear elpd win but the slope change's interval contains 0
+    v = break_verdict(elpd_diff=10.0, dse=2.0, c_draws=[_draws(0.3, 0.5)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "inconclusive"
+
+
+def test_verdict_break_outside_range_never_supported():
+    for center in (1e5, 1e2):  # beyond the largest / below the smallest inner scale
+        v = break_verdict(elpd_diff=30.0, dse=3.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(center)],
+                          x_inner=X_INNER)
+        assert v.verdict != "break supported"
+        assert not v.breaks[0]["d_inside"]
+
+
+def test_verdict_any_of_several_breaks_counts():
+    v = break_verdict(elpd_diff=15.0, dse=3.0, c_draws=[_draws(0.3, 0.5), _draws(-0.9, 0.1)],
+                      d_draws=[_d(1e3), _d(1e4)], x_inner=X_INNER)
+    assert v.verdict == "break supported"
+    assert [b["c_excludes_0"] for b in v.breaks] == [False, True]
+
+
+def test_verdict_blockers_and_warnings():
+    strong = dict(elpd_diff=20.0, dse=4.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    v = break_verdict(**strong, broken_blockers=["3 divergent transition(s)"])
+    assert v.verdict == "inconclusive"
+    v = break_verdict(**strong, warnings=["bnsl1: bulk ESS down to 80"])
+    assert v.verdict == "break supported" and not v.reliable
+    weak = dict(elpd_diff=0.1, dse=0.5, c_draws=[_draws(0.0, 0.02)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert break_verdict(**weak, baseline_blockers=["divergences"]).verdict == "inconclusive"
+    d = break_verdict(**weak).to_dict()
+    assert d["verdict"] in VERDICTS and {"elpd_diff", "dse", "breaks", "reasons", "rule"} <= set(d)
+
+
+# ----------------------------------------------------------------------------- scoring math
+@pytest.mark.parametrize("likelihood", ["lognormal", "normal", "studentt"])
+def test_log_density_matches_scipy(likelihood):
+    S, m = 50, 4
+    mu = RNG.uniform(1.0, 3.0, (S, m))
+    sigma = RNG.uniform(0.05, 0.3, S)
+    nu = RNG.uniform(2.0, 30.0, S)
+    y = RNG.uniform(1.0, 3.0, m)
+    got = log_density(y, mu, likelihood=likelihood, sigma=sigma, nu=nu)
+    want = np.empty((S, m))
+    for s in range(S):
+        for j in range(m):
+            if likelihood == "lognormal":
+                want[s, j] = np.log(stats.lognorm(s=sigma[s], scale=mu[s, j]).pdf(y[j]))
+            elif likelihood == "normal":
+                want[s, j] = np.log(stats.norm(mu[s, j], sigma[s]).pdf(y[j]))
+            else:
+                want[s, j] = np.log(stats.t(nu[s], np.log(mu[s, j]), sigma[s]).pdf(np.log(y[j])) / y[j])
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_studentt_density_integrates_to_one_on_y_scale():
+    f = lambda y: np.exp(log_density(np.array([y]), np.array([[2.0]]), likelihood="studentt",  # noqa: E731
+                                     sigma=np.array([0.2]), nu=np.array([4.0]))[0, 0])
+    total, _ = integrate.quad(f, 0, np.inf, limit=200)
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def _stub_fit(mu, sigma, likelihood="lognormal"):
+    return SimpleNamespace(expected=lambda inputs: mu, draws=lambda names: {"sigma": sigma},
+                           settings={"likelihood": likelihood})
+
+
+def test_predictive_lpd_and_rmsle_direct():
+    S, m = 400, 3
+    mu = RNG.uniform(1.0, 2.0, (S, m))
+    sigma = RNG.uniform(0.02, 0.1, S)
+    y = np.array([1.2, 1.5, 1.9])
+    fit = _stub_fit(mu, sigma)
+    got = predictive_lpd(fit, {"x": np.ones(m)}, y)
+    dens = stats.lognorm.pdf(y[None, :], s=sigma[:, None], scale=mu)
+    np.testing.assert_allclose(got, np.log(dens.mean(axis=0)), rtol=1e-10)
+    want_rmsle = np.sqrt(np.mean((np.log(np.median(mu, axis=0)) - np.log(y)) ** 2))
+    assert rmsle(fit, {"x": np.ones(m)}, y) == pytest.approx(want_rmsle, rel=1e-12)
+
+
+def test_lfo_split_default_and_explicit():
+    ds = SimpleNamespace(inputs={"x": np.repeat(np.logspace(2, 5, 10), 2)})
+    train, k = lfo_split(ds)
+    assert k == 2 and train.sum() == 16 and np.all(ds.inputs["x"][~train] >= ds.inputs["x"][train].max())
+    train, k = lfo_split(ds, 3)
+    assert k == 3 and train.sum() == 14
+    with pytest.raises(bs.DataError):
+        lfo_split(ds, 10)
+
+
+def test_recommend_prefers_simpler_on_ties():
+    lfo = {"power_law_offset": LfoResult("power_law_offset", 17, 3, (1.0, 0.9, 0.8), 0.01, True),
+           "bnsl1": LfoResult("bnsl1", 17, 3, (1.1, 1.0, 0.9), 0.01, True)}
+    assert recommend(lfo, {"power_law_offset": 3, "bnsl1": 6}) == "power_law_offset"
+    lfo["bnsl1"] = LfoResult("bnsl1", 17, 3, (4.0, 5.0, 6.0), 0.01, True)
+    assert recommend(lfo, {"power_law_offset": 3, "bnsl1": 6}) == "bnsl1"
+
+
+# ----------------------------------------------------------------------------- real comparison
+SMALL = dict(draws=150, tune=200, chains=2, sampler="nutpie", seed=5)
+
+
+@pytest.fixture(scope="module")
+def break_df():
+    return bs.simulate(law="bnsl1", x=np.logspace(2, 5, 16), seed=4, noise=0.02)
+
+
+@pytest.fixture(scope="module")
+def comparison(break_df):
+    return bs.compare(break_df, laws=["power_law_offset", "bnsl1"], x="x", **SMALL)
+
+
+@pytest.mark.slow
+def test_real_comparison_structure(comparison, break_df):
+    c = comparison
+    assert c.ranking[0] == "bnsl1"  # the true law wins a clear break
+    assert set(c.table.columns) >= {"rank", "elpd_diff", "dse", "weight", "elpd", "se", "p"}
+    assert c.table["weight"].sum() == pytest.approx(1.0, abs=1e-6)
+    assert c.verdict is not None and c.verdict.verdict in VERDICTS
+    assert c.verdict.elpd_diff > 0 and c.verdict.broken_law == "bnsl1"
+    for name, lo in c.loo.items():
+        assert len(lo.pareto_k) == len(break_df)
+        assert lo.elpd == pytest.approx(float(c.table.loc[name, "elpd"]))
+    assert set(c.lfo) == {"power_law_offset", "bnsl1"}
+    assert all(r.n_test == 3 and len(r.lpd) == 3 for r in c.lfo.values())
+    assert c.recommended in c.lfo
+    d = json.loads(json.dumps(c.to_dict(), default=float))
+    assert {"ranking", "verdict", "lfo", "loo", "refits", "diagnostics"} <= set(d)
+
+
+@pytest.mark.slow
+def test_exact_refits_replace_psis_terms(comparison):
+    f = comparison.fits["power_law_offset"]
+    plain = loo_with_refits(f, max_refits=0, k_max=-1.0)  # every point "bad", none refitted
+    assert plain.refits == () and len(plain.unresolved) == f.data.n and not plain.ok
+    one = loo_with_refits(f, max_refits=1, k_max=-1.0)
+    assert len(one.refits) == 1 and len(one.unresolved) == f.data.n - 1
+    i = one.refits[0]
+    ei = np.asarray(one.elpd_data.elpd_i.values).reshape(-1)
+    assert one.elpd == pytest.approx(ei.sum())
+    assert ei[i] != pytest.approx(float(np.asarray(plain.elpd_data.elpd_i.values).reshape(-1)[i]), rel=1e-9)
+    # the exact term is a log density of one point: close to the PSIS estimate for a well-fitted law
+    assert abs(ei[i] - float(np.asarray(plain.elpd_data.elpd_i.values).reshape(-1)[i])) < 1.0
+
+
+@pytest.mark.slow
+def test_plots(comparison):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayescale.plots import plot_compare, plot_laws
+
+    fig, ax = plot_compare(comparison)
+    assert len(ax.get_yticklabels()) == 2
+    fig, ax = plot_laws(comparison)
+    assert {"power_law_offset", "bnsl1", "data"} <= set(ax.get_legend_handles_labels()[1])
+
+
+@pytest.mark.slow
+def test_cli_compare_json(break_df, tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    break_df.rename(columns={"x": "n", "y": "loss"}).to_csv(p, index=False)
+    rc = cli.main(["compare", str(p), "--x", "n", "--y", "loss", "--laws", "power_law_offset,bnsl1", "--json",
+                   "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"ranking", "verdict", "verdict_details", "loo", "lfo", "refits", "diagnostics"} <= set(out)
+    assert out["verdict"] in VERDICTS
+    assert [r["law"] for r in out["ranking"]][0] == "bnsl1"
+    assert all("pareto_k_max" in v and "ok" in v for v in out["loo"].values())
+    assert all("ok" in v for v in out["diagnostics"].values())
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_cli_unknown_law_exits_2(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("x,y\n1,2\n10,1.5\n100,1.2\n")
+    rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--laws", "power_law_offset,nosuchlaw"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "nosuchlaw" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_needs_two_laws(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("x,y\n1,2\n10,1.5\n100,1.2\n")
+    rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--laws", "power_law_offset"])
+    assert rc == 2 and "at least two laws" in capsys.readouterr().err
+    with pytest.raises(bs.LawError):
+        bs.compare(p, laws=["bnsl1", "bnsl1"], x="x")
