@@ -121,7 +121,11 @@ def _use_log(prior, *samples: np.ndarray) -> bool:
     if prior is not None and prior.dist in _LOG_FAMILIES:
         return True
     lo, hi = np.quantile(vals, [0.01, 0.99])
-    return bool(hi / lo > 100)
+    if hi / lo > 100:
+        return True
+    # a positive posterior far narrower than its prior is a sliver on a linear axis
+    pr, po = (np.asarray(v, dtype=float) for v in samples[:2]) if len(samples) > 1 else (vals, vals)
+    return bool(np.ptp(po) < 0.03 * np.ptp(np.quantile(pr, [0.005, 0.995])))
 
 
 def plot_prior_posterior(
@@ -189,6 +193,11 @@ def plot_prior_posterior(
         ax.tick_params(labelsize=8)
         ax.set_yscale("log")
         ax.set_ylim(bottom=max(ax.get_ylim()[0], 1e-3 * ax.get_ylim()[1]))
+        # the posterior's 90% interval and median as a bar along the bottom: visible however narrow it is
+        q5, q50, q95 = np.quantile(tq, [0.05, 0.5, 0.95])
+        ax.plot([q5, q95], [0.02, 0.02], transform=ax.get_xaxis_transform(), color="C3", lw=3,
+                solid_capstyle="butt", label="posterior 90%")
+        ax.plot([q50], [0.02], "o", transform=ax.get_xaxis_transform(), color="C3", ms=4)
     for ax in axes[::ncols]:
         ax.set_ylabel("density (log scale)", fontsize=8)
     axes[0].legend(fontsize=7, loc="best")

@@ -292,7 +292,9 @@ def build_report(
     sec = Section("priors", "Prior and posterior")
     sec.blocks.append(Block("figure", png=_fig_png(fig), name="prior-posterior",
                             text="Each parameter's prior (outline; the fit's priors evaluated with its data "
-                                 "statistics) and posterior (filled). Log-scale parameters are shown as log10. "
+                                 "statistics) and posterior (filled; red bar: its 90% interval and median). "
+                                 "Parameters on a log scale, or whose posterior is far narrower than the prior, "
+                                 "are shown as log10. "
                                  "A posterior that looks like its prior was not informed by the data."))
     sections.append(sec)
 
@@ -479,7 +481,7 @@ margin-top:1.8em}
 .tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
 th,td{border:1px solid #d0d0d0;padding:3px 7px;text-align:right;vertical-align:top}
-th{background:#f2f2f4}td.t{text-align:left}td.p{text-align:left;font-family:monospace;font-size:.9em;max-width:17em;overflow-wrap:anywhere}
+th{background:#f2f2f4}td.t{text-align:left}td.p{text-align:left;font-family:monospace;font-size:.9em;min-width:11em;max-width:17em;overflow-wrap:anywhere}
 td.m{text-align:left;font-size:.9em;color:#444;min-width:12em;max-width:22em}
 tr.bad td{background:#fdecea}
 table.meta td,table.meta th{text-align:left;border:none;padding:1px 10px 1px 0}
