@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--at-input", nargs="+", default=[], metavar="N=..,D=..",
                     help="targets for laws of several inputs, e.g. N=1e10,D=2e11")
     fc.add_argument("--prob", type=float, default=0.9)
-    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--seed", type=int, default=None, help="seed of new-observation draws (default: the fit's seed)")
     fc.add_argument("--json", action="store_true")
     fc.set_defaults(handler=_cmd_forecast)
 
@@ -237,7 +237,7 @@ def _cmd_fit(a) -> int:
             progressbar=None if not a.json else sys.stderr.isatty())
     targets = _targets(law, a.target) if a.target else (
         _parse_input_targets(law, a.target_input) if a.target_input else None)
-    fc = f.forecast(x=targets, prob=a.prob, seed=a.seed) if targets is not None else None
+    fc = f.forecast(x=targets, prob=a.prob) if targets is not None else None
     if a.out:
         f.save(a.out)
     if a.json:

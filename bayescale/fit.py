@@ -247,7 +247,7 @@ class Fit:
         *,
         x: Any,
         prob: float = 0.9,
-        seed: int | None = 0,
+        seed: int | None = None,
     ) -> Forecast:
         """Forecast at target scales (see the module's prediction contract).
 
@@ -257,10 +257,13 @@ class Fit:
             Target scale(s); a mapping (or DataFrame) for laws of several inputs.
         prob : float
             Probability of the equal-tailed intervals, in (0, 1).
-        seed : int or None
-            Seed of the noise draws for new observations.
+        seed : int, optional
+            Seed of the noise draws for new observations; defaults to the fit's own seed, so a
+            saved and reloaded fit forecasts identically.
         """
         _check_prob(prob)
+        if seed is None:
+            seed = self.settings.get("seed")
         inputs = _target_inputs(self.law, x)
         mu = self.expected(inputs)
         rng = np.random.default_rng(seed)
@@ -341,23 +344,83 @@ def _target_inputs(law: Law, x: Any) -> dict[str, np.ndarray]:
     return vals
 
 
-def _run_sampler(model, *, sampler, draws, tune, chains, cores, target_accept, seed, progressbar):
-    import pymc as pm
+#: Compiled nutpie models, keyed by (law, likelihood, priors): repeated fits of one law swap new
+#: data into the compiled graph through its data containers instead of compiling again.
+_COMPILED: dict[tuple, Any] = {}
 
-    with model:
-        tree = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            target_accept=target_accept,
-            random_seed=seed,
-            nuts_sampler=sampler,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-        pm.compute_log_likelihood(tree, progressbar=False)
-    return tree
+
+def _compiled_nutpie(model, key: tuple, values: Mapping[str, np.ndarray]):
+    import nutpie
+
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = nutpie.compile_pymc_model(model)
+        _COMPILED[key] = compiled
+        return compiled
+    known = {v.name for v in compiled.shared_var_keys}
+    return compiled.with_data(**{k: v for k, v in values.items() if k in known})
+
+
+def pointwise_log_likelihood(
+    law: Law, likelihood: str, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray], y: np.ndarray
+) -> np.ndarray:
+    """Log density of each observation under each draw, on the y scale.
+
+    ``params`` arrays have shape (...,); the result has shape (..., n). Computed with
+    scipy (the model's own log-density is checked against these formulas in the tests),
+    which avoids compiling a second PyTensor function for every fit.
+    """
+    from scipy import stats
+
+    shape = np.shape(next(iter(params.values())))
+    env = {k: np.asarray(params[k], dtype=float)[..., None] for k in law.param_names}
+    mu = np.asarray(law.evaluate({k: np.asarray(v, dtype=float) for k, v in inputs.items()}, env), dtype=float)
+    mu = np.broadcast_to(mu, (*shape, len(y)))
+    sigma = np.asarray(params["sigma"], dtype=float)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if likelihood == "lognormal":
+            return stats.norm.logpdf(np.log(y), np.log(mu), sigma) - np.log(y)
+        if likelihood == "normal":
+            return stats.norm.logpdf(y, mu, sigma)
+        nu = np.asarray(params["nu"], dtype=float)[..., None]
+        return stats.t.logpdf(np.log(y), nu, np.log(mu), sigma) - np.log(y)
+
+
+def _sample(model, *, law, ds, likelihood, priors_key, sampler, draws, tune, chains, cores, target_accept,
+            seed, progressbar):
+    """Run NUTS and return a DataTree with posterior, sample_stats, log_likelihood and the data."""
+    import xarray as xr
+
+    from .model import model_data
+
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = _compiled_nutpie(model, (law.to_json(), likelihood, priors_key), model_data(law, ds))
+        tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                             target_accept=target_accept, progress_bar=progressbar, save_warmup=False)
+    else:
+        import pymc as pm
+
+        with model:
+            tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
+                             random_seed=seed, nuts_sampler=sampler, progressbar=progressbar,
+                             compute_convergence_checks=False)
+    post = tree["posterior"]
+    names = list(law.param_names) + list(NOISE_PRIORS[likelihood])
+    params = {n: np.asarray(post[n].values, dtype=float) for n in names}
+    ll = pointwise_log_likelihood(law, likelihood, params, ds.inputs, ds.y)
+    obs = np.arange(ds.n)
+    keep = {k: tree[k].to_dataset() for k in ("posterior", "sample_stats")}
+    keep["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "obs"), ll)},
+                                        coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                                                "obs": obs})
+    keep["observed_data"] = xr.Dataset({"y": (("obs",), np.asarray(ds.y, dtype=float))}, coords={"obs": obs})
+    keep["constant_data"] = xr.Dataset({k: (("obs",), np.asarray(v, dtype=float)) for k, v in ds.inputs.items()},
+                                       coords={"obs": obs})
+    out = xr.DataTree.from_dict(keep)
+    out["posterior"].attrs.update(post.attrs)
+    return out
 
 
 def fit(
@@ -440,14 +503,15 @@ def fit(
         progressbar = sys.stderr.isatty()
 
     model = build_model(law, ds, priors=priors, likelihood=likelihood)
-    kw = dict(sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+    kw = dict(law=law, ds=ds, likelihood=likelihood, priors_key=tuple((k, v.text) for k, v in resolved.items()),
+              sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
               progressbar=progressbar)
-    tree = _run_sampler(model, target_accept=target_accept, **kw)
+    tree = _sample(model, target_accept=target_accept, **kw)
     remedy = None
     first_div = div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
     if div and auto_remedy and target_accept < 0.99:
         remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
-        tree = _run_sampler(model, target_accept=0.99, **kw)
+        tree = _sample(model, target_accept=0.99, **kw)
         target_accept = 0.99
     settings = {
         "law": law.name,

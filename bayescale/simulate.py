@@ -23,8 +23,9 @@ TRUE_PARAMS: dict[str, dict[str, float]] = {
     "bnsl1": {"a": 0.5, "c0": 0.2, "c1": 0.8, "d1": 1e4, "f1": 0.3, "b": 10.0},
     "bnsl2": {"a": 0.3, "c0": 0.1, "c1": 0.9, "c2": -0.6, "d1": 1e3, "d2": 1e5, "f1": 0.2, "f2": 0.2,
               "b": 8.0},
-    "bnsl3": {"a": 0.2, "c0": 0.1, "c1": 1.0, "c2": -1.0, "c3": 1.0, "d1": 10**2.5, "d2": 10**4,
-              "d3": 10**5.5, "f1": 0.15, "f2": 0.15, "f3": 0.15, "b": 5.0},
+    # every break changes the reducible part while it still dominates the floor a, so all are identifiable
+    "bnsl3": {"a": 0.05, "c0": 0.1, "c1": 0.6, "c2": -0.5, "c3": 0.6, "d1": 1e3, "d2": 10**4.5,
+              "d3": 1e6, "f1": 0.2, "f2": 0.2, "f3": 0.2, "b": 5.0},
     # Epoch AI's replication estimates (Besiroglu et al. 2024)
     "chinchilla": {"E": 1.82, "alpha": 0.348, "beta": 0.366, "A": 482.0, "B": 2085.0},
     # Kaplan et al. 2020, eq. 1.5

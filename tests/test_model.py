@@ -109,3 +109,19 @@ def test_prior_override_and_misspelt_name():
         resolve_priors(law, "lognormal", {"E": "Normal(mu=A, sigma=1)"})
     with pytest.raises(PriorError, match="jointly"):
         resolve_priors(bs.get_law("bnsl2"), "lognormal", {"d1": "LogUniform(lower=1, upper=10)"})
+
+
+@pytest.mark.parametrize("likelihood", ["lognormal", "normal", "studentt"])
+def test_numpy_log_likelihood_matches_pymc(ds, likelihood):
+    """fit() stores log-likelihoods computed with scipy; they equal PyMC's own at any point."""
+    from bayescale.fit import pointwise_log_likelihood
+
+    law = bs.get_law("power_law_offset")
+    m = build_model(law, ds, likelihood=likelihood)
+    pt = _point(m, -0.4)
+    names = list(law.param_names) + ["sigma"] + (["nu"] if likelihood == "studentt" else [])
+    vals = dict(zip(names, _values(m, names, pt)))
+    outs = m.replace_rvs_by_values([m.logp(vars=[m["y"]], jacobian=False, sum=False)[0]])
+    pymc_ll = m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")(pt)[0]
+    ours = pointwise_log_likelihood(law, likelihood, {k: np.asarray(v) for k, v in vals.items()}, ds.inputs, ds.y)
+    np.testing.assert_allclose(ours, pymc_ll, rtol=1e-9)

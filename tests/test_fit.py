@@ -1,0 +1,138 @@
+"""Layer 3: fit, summary, forecast, save/reload and the CLI, with tiny draws."""
+
+import json
+
+import numpy as np
+import pytest
+
+import bayescale as bs
+from bayescale.cli import main
+
+from .conftest import TINY
+
+
+def test_fit_holds_tree_law_data_settings(tiny_fit, pl_offset_df):
+    t = tiny_fit.tree
+    for g in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"):
+        assert g in t.children, g
+    assert t["log_likelihood"]["y"].shape[-1] == len(pl_offset_df)
+    assert tiny_fit.law.name == "power_law_offset"
+    assert tiny_fit.settings["sampler_ran"] == "pymc"
+    assert tiny_fit.settings["likelihood"] == "lognormal"
+    np.testing.assert_array_equal(tiny_fit.data.y, pl_offset_df["y"].to_numpy())
+
+
+def test_log_likelihood_is_on_y_scale(tiny_fit):
+    from scipy import stats
+
+    d = tiny_fit.draws()
+    x, y = tiny_fit.data.inputs["x"], tiny_fit.data.y
+    mu = d["E"][0] + d["A"][0] * x ** (-d["alpha"][0])
+    ref = stats.lognorm.logpdf(y, s=d["sigma"][0], scale=mu)
+    got = tiny_fit.tree["log_likelihood"]["y"].values.reshape(-1, len(y))[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-8)
+
+
+def test_summary_has_intervals_and_diagnostics(tiny_fit):
+    s = tiny_fit.summary(prob=0.9)
+    assert list(s.index) == ["E", "alpha", "A", "sigma"]
+    for col in ("mean", "sd", "median", "r_hat", "ess_bulk", "ess_tail"):
+        assert col in s.columns
+    assert any(c.startswith("eti") for c in s.columns)
+    diag = s.attrs["diagnostics"]
+    # 2 chains x 60 draws cannot reach 100 ESS per chain: the fit must say it is not reliable
+    assert diag.ok is False and any("ESS" in p for p in diag.problems)
+
+
+def test_forecast_contract(tiny_fit):
+    fc = tiny_fit.forecast(x=[1e6, 1e8], prob=0.8, seed=1)
+    assert fc.expected.shape == fc.observed.shape == (120, 2)
+    t = fc.table()
+    assert np.all(t["lower"] <= t["median"]) and np.all(t["median"] <= t["upper"])
+    # a new observation is more uncertain than the expected value
+    assert np.all(t["obs_upper"] - t["obs_lower"] > t["upper"] - t["lower"])
+    assert fc.reliable is False and t.attrs["reliable"] is False
+    rec = fc.to_records()[0]
+    assert set(rec) >= {"x", "median", "lower", "upper", "prob", "observation"}
+    # the expected value at x is the law at each draw
+    d = tiny_fit.draws()
+    np.testing.assert_allclose(fc.expected[:, 0], d["E"] + d["A"] * 1e6 ** (-d["alpha"]))
+
+
+def test_forecast_is_seeded(tiny_fit):
+    a = tiny_fit.forecast(x=[1e7], seed=4).observed
+    b = tiny_fit.forecast(x=[1e7], seed=4).observed
+    np.testing.assert_array_equal(a, b)
+
+
+def test_save_and_reload_forecast_identically(tiny_fit, tiny_fit_path):
+    again = bs.load(tiny_fit_path)
+    assert again.law.to_dict() == tiny_fit.law.to_dict()
+    assert again.settings == json.loads(json.dumps(tiny_fit.settings))
+    np.testing.assert_array_equal(again.data.inputs["x"], tiny_fit.data.inputs["x"])
+    np.testing.assert_array_equal(again.data.y, tiny_fit.data.y)
+    for n in tiny_fit.param_names:
+        np.testing.assert_array_equal(again.draws()[n], tiny_fit.draws()[n])
+    f1 = tiny_fit.forecast(x=[1e5, 1e9], seed=7)
+    f2 = again.forecast(x=[1e5, 1e9], seed=7)
+    np.testing.assert_array_equal(f1.expected, f2.expected)
+    np.testing.assert_array_equal(f1.observed, f2.observed)
+
+
+def test_same_seed_same_posterior(pl_offset_df, tiny_fit):
+    again = bs.fit(pl_offset_df, law="power_law_offset", x="x", y="y", seed=11, **TINY)
+    for n in tiny_fit.param_names:
+        np.testing.assert_array_equal(again.draws()[n], tiny_fit.draws()[n])
+
+
+def test_cli_fit_json_and_forecast(tmp_path, capsys, pl_offset_df):
+    csv = tmp_path / "d.csv"
+    pl_offset_df.to_csv(csv, index=False)
+    out = tmp_path / "f.nc"
+    rc = main(["fit", str(csv), "--x", "x", "--y", "y", "--law", "power_law_offset", "--target", "1e6", "1e7",
+               "--out", str(out), "--json", "--draws", "60", "--tune", "60", "--chains", "2", "--cores", "1",
+               "--sampler", "pymc", "--seed", "11"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert set(rep) >= {"law", "parameters", "diagnostics", "forecasts"}
+    assert rep["law"] == "power_law_offset" and isinstance(rep["diagnostics"]["ok"], bool)
+    assert [f["x"] for f in rep["forecasts"]] == [1e6, 1e7]
+    for f in rep["forecasts"]:
+        assert set(f) >= {"x", "median", "lower", "upper", "prob"} and f["lower"] <= f["median"] <= f["upper"]
+    assert out.is_file()
+    rc = main(["forecast", str(out), "--at", "1e6", "1e7", "--json"])
+    assert rc == 0
+    rep2 = json.loads(capsys.readouterr().out)
+    assert rep2["forecasts"] == rep["forecasts"]
+    rc = main(["forecast", str(out), "--at", "1e6"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "NOT OK" in text and "not reliable" in text
+
+
+def test_cli_laws(capsys):
+    assert main(["laws"]) == 0
+    out = capsys.readouterr().out
+    for name in ("power_law", "power_law_offset", "bnsl1", "bnsl2", "bnsl3", "chinchilla", "kaplan"):
+        assert name in out
+
+
+def test_two_input_forecast_and_cli_targets(tmp_path, capsys):
+    df = bs.simulate(law="chinchilla", seed=2, noise=0.01)
+    f = bs.fit(df, law="chinchilla", x=["N", "D"], y="y", **TINY)
+    fc = f.forecast(x={"N": [1e10, 7e10], "D": [2e11, 1.4e12]})
+    assert fc.table().shape[0] == 2
+    with pytest.raises(bs.DataError, match="mapping"):
+        f.forecast(x=[1e10])
+    p = tmp_path / "c.nc"
+    f.save(p)
+    rc = main(["forecast", str(p), "--at-input", "N=1e10,D=2e11", "--json"])
+    assert rc == 0
+    rec = json.loads(capsys.readouterr().out)["forecasts"][0]
+    assert rec["x"] == {"N": 1e10, "D": 2e11}
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "studentt"])
+def test_other_likelihoods_fit_and_forecast(pl_offset_df, likelihood):
+    f = bs.fit(pl_offset_df, law="power_law_offset", likelihood=likelihood, **TINY)
+    assert "sigma" in f.param_names and (("nu" in f.param_names) == (likelihood == "studentt"))
+    assert np.isfinite(f.forecast(x=[1e6]).observed).all()
