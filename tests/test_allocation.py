@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -12,10 +10,12 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
+from bayescale.cli import main
 from bayescale.allocation import Allocation, allocate_draws, chinchilla_closed_form, isoflop_data
 from bayescale.errors import DataError, FitError
 
-from .conftest import TINY
+#: Tiny sampling settings: these tests check plumbing, not the posterior.
+TINY = dict(draws=60, tune=60, chains=2, cores=1, sampler="pymc", progressbar=False)
 
 BUDGETS = np.array([1e18, 5.76e23, 1e25])
 
@@ -175,11 +175,10 @@ def test_one_input_fit_raises(tiny_fit):
 
 
 @pytest.mark.slow
-def test_cli_allocate_json(chin_fit_path):
+def test_cli_allocate_json(chin_fit_path, capsys):
     _, path = chin_fit_path
-    out = subprocess.run([sys.executable, "-m", "bayescale.cli", "allocate", str(path), "--compute", "1e21",
-                          "1e23", "--prob", "0.8", "--json"], capture_output=True, text=True, check=True)
-    rep = json.loads(out.stdout)
+    assert main(["allocate", str(path), "--compute", "1e21", "1e23", "--prob", "0.8", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
     assert rep["law"] == "chinchilla" and isinstance(rep["diagnostics"]["ok"], bool)
     assert [r["compute"] for r in rep["allocations"]] == [1e21, 1e23]
     r = rep["allocations"][1]
@@ -187,17 +186,28 @@ def test_cli_allocate_json(chin_fit_path):
     for q in ("N_opt", "D_opt", "tokens_per_param", "loss_opt"):
         assert r[q]["lower"] <= r[q]["median"] <= r[q]["upper"]
     assert r["N_opt"]["median"] > rep["allocations"][0]["N_opt"]["median"]
-    text = subprocess.run([sys.executable, "-m", "bayescale.cli", "allocate", str(path), "--compute", "1e21"],
-                          capture_output=True, text=True, check=True).stdout
+    assert main(["allocate", str(path), "--compute", "1e21"]) == 0
+    text = capsys.readouterr().out
     assert "D*/N*" in text and "diagnostics" in text
 
 
 @pytest.mark.slow
-def test_cli_allocate_bad_input(chin_fit_path, tiny_fit_path):
+def test_cli_allocate_bad_input(chin_fit_path, tiny_fit_path, capsys):
     _, path = chin_fit_path
-    r = subprocess.run([sys.executable, "-m", "bayescale.cli", "allocate", str(path), "--compute", "-5"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "bayescale.cli", "allocate", str(tiny_fit_path), "--compute", "1e21"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "two inputs" in r.stderr and "Traceback" not in r.stderr
+    try:  # usage errors: main returns 2, or argparse exits with 2
+        rc = main(["allocate", str(path), "--compute", "-5"])
+    except SystemExit as exc:
+        rc = exc.code
+    assert rc == 2 and "error:" in capsys.readouterr().err
+    assert main(["allocate", str(tiny_fit_path), "--compute", "1e21"]) == 2
+    assert "two inputs" in capsys.readouterr().err
+
+
+def test_cli_isoflop(tmp_path, capsys):
+    src = tmp_path / "iso.csv"
+    pd.DataFrame({"flops": [6e18, 6e20], "params": [1e8, 1e9]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["isoflop", str(src), "--compute", "flops", "--params", "params", "--out", str(out)]) == 0
+    assert "tokens_derived = flops / (6 * params)" in capsys.readouterr().err
+    np.testing.assert_allclose(pd.read_csv(out)["tokens_derived"], [1e10, 1e11])
+    assert main(["isoflop", str(src), "--compute", "C", "--params", "params", "--out", str(out)]) == 2

@@ -1,0 +1,45 @@
+"""Smoke tests: each case study's ``--quick`` mode runs end to end (tiny draws, temp output)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bayescale as bs
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = {
+    "chinchilla": ("epoch_chinchilla", ["frontier.png", "results.md", "results.json"]),
+    "porian_isoflops": ("porian_isoflops", ["isoflops.png", "results.md", "results.json"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_case_study_quick(study, tmp_path):
+    data, files = STUDIES[study]
+    if not (bs.data_dir() / data).is_dir():
+        pytest.skip(f"shared data folder {bs.data_dir() / data} not present (set BAYESCALE_DATA)")
+    r = subprocess.run([sys.executable, str(ROOT / "case_studies" / study / "run.py"), "--quick", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in files:
+        assert (tmp_path / f).stat().st_size > 0, f
+    res = json.loads((tmp_path / "results.json").read_text())
+    if study == "chinchilla":
+        assert "excluded the 5 highest-loss runs" in r.stdout
+        assert len(res["excluded_rows"]) == 5 and min(x["loss"] for x in res["excluded_rows"]) > 3.4
+        assert {p["parameter"] for p in res["parameters"]} == {"E", "A", "B", "alpha", "beta"}
+        assert {m["model"] for m in res["loo"]["compare"]} == {"chinchilla", "chinchilla_studentt", "kaplan"}
+        a = res["allocation"][1]
+        assert a["compute"] == 5.76e23
+        assert a["tokens_per_param"]["lower"] <= a["tokens_per_param"]["median"] <= a["tokens_per_param"]["upper"]
+    else:
+        for cfg in res["configs"].values():
+            assert 0 <= cfg["coverage_new_observation"] <= 1 and cfg["rmsle_median"] > 0
+            assert cfg["tokens_derived_max_rel_diff"] < 1e-9
+            assert cfg["n_fit"] > 0 and cfg["n_held_out"] > 0
