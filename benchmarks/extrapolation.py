@@ -1,0 +1,544 @@
+r"""Extrapolation benchmark: bayescale against the least-squares reference methods, side by side.
+
+Curves and splits (each as its SOURCE.md describes):
+
+* ``revisiting_nsl`` (Alabdulmohsin et al. 2022): 92 learning curves, domains IC (image
+  classification), NMT, LM, BB (BIG-bench); fit the ``split == "fit"`` points, predict the
+  ``extrapolate`` points (the benchmark's own split).
+* ``double_descent`` (NSL-PFN's "DD" set, 16 curves): fit the ``split_nslpfn == "fit"`` points (the
+  first half), predict the rest.
+* ``nanogpt_embd`` (NSL-PFN's "Nano" set, 2 files x 12 configurations = 24 curves): fit the first 6
+  widths, predict n_embd = 384.
+
+Every metric in the benchmark is positive (checked when loading), so every bayescale fit uses the
+default log-normal likelihood; a curve with a zero or negative value would be fitted with
+``likelihood="normal"`` instead (and flagged in the output).
+
+For each curve bayescale fits each law family on its own -- ``power_law_offset``, ``bnsl1`` and, where
+the fit points have at least 9 distinct scales, ``bnsl2`` -- through :func:`bayescale.compare.compare`
+(nutpie; each worker process compiles each law once and swaps the data in), and the **recommended**
+law is the one ``compare`` picks by leave-future-out on the fit points (best LFO mean lpd of the
+largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one se to the simplest law).  Exact
+LOO refits are switched off (``max_refits=0``): only the LFO recommendation is used here.
+
+Metrics on the held-out points, per curve, then averaged per domain:
+
+* ``rmsle``: ``sqrt(mean((log yhat - log y)^2))`` with ``yhat`` the posterior median of the law's
+  expected value (the metric of Alabdulmohsin et al. 2022, BNSL and NSL-PFN);
+* ``lpd``: mean over held-out points of ``log (1/S) sum_s p(y_j | theta_s)``, the log predictive
+  density of ``y`` on its original scale (log-normal density ``scipy.stats.lognorm(s=sigma,
+  scale=mu)``), as NSL-PFN reports its log-likelihood;
+* coverage of the 50% and 90% equal-tailed intervals for a new observation (``obs_lower/obs_upper``)
+  and for the expected value (``lower/upper``);
+* wall time: each worker first fits each law twice to a simulated 30-point curve; the first fit
+  includes compiling, so ``compile = t_first - t_second``; per-curve times are then warm (sampling,
+  LFO refits and LOO; plus the baselines' time separately).
+
+Baselines (``benchmarks/baselines.py``): BNSL grid + Levenberg-Marquardt on ``log(y+1)``, M4, and a
+least-squares power law with offset on ``log y``; they give point predictions only (lpd and
+coverage "–").
+
+Usage::
+
+    python benchmarks/extrapolation.py --quick                 # CI: 4 curves, 2 laws, small draws
+    python benchmarks/extrapolation.py                          # all 132 curves, 2 worker processes
+    python benchmarks/extrapolation.py --every 3                # every 3rd revisiting_nsl curve per domain
+    python benchmarks/extrapolation.py --aggregate-only         # rebuild table/figure from rows.jsonl
+
+Outputs in ``--out`` (default ``benchmarks/results/extrapolation/``): ``rows.jsonl`` (one record per
+curve and method, written as curves finish), ``table.md``, ``per_curve.csv``, ``timings.json`` and
+``extrapolation.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+#: Domain -> group used for the published comparison.
+GROUP = {"IC": "image classification", "NMT": "language", "LM": "language", "BB": "language",
+         "DD": "double descent", "Nano": "nanoGPT width"}
+GROUPS = ("image classification", "language", "double descent", "nanoGPT width")
+#: Published figures to compare with: (method, group) -> (RMSLE, mean held-out log-likelihood or None).
+PUBLISHED = {
+    ("BNSL (published)", "image classification"): (0.0406, None),
+    ("M4 (published)", "image classification"): (0.0415, None),
+    ("NSL-PFN (published)", "image classification"): (0.0280, 3.33),
+    ("BNSL (published)", "language"): (0.0223, None),
+    ("NSL-PFN (published)", "language"): (0.0194, 2.77),
+    ("BNSL (published)", "double descent"): (0.0468, None),
+    ("NSL-PFN (published)", "double descent"): (0.0335, 2.57),
+}
+FULL_LAWS = ("power_law_offset", "bnsl1", "bnsl2")
+QUICK_LAWS = ("power_law_offset", "bnsl1")
+QUICK_CURVES = ("IC|cal_5|BiT/50/1", "LM|val_loss|1.68e+07", "DD|df4k", "Nano|final_val_loss|0")
+METHOD_ORDER = ("bayescale (recommended)", "bayescale power_law_offset", "bayescale bnsl1", "bayescale bnsl2",
+                "BNSL LSQ (grid+LM)", "M4", "power law LSQ")
+BASELINE_LABEL = {"bnsl_lsq": "BNSL LSQ (grid+LM)", "m4": "M4", "power_law_lsq": "power law LSQ"}
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Curve:
+    """One learning curve with its fit / held-out split."""
+
+    name: str
+    domain: str
+    x_fit: np.ndarray = field(repr=False)
+    y_fit: np.ndarray = field(repr=False)
+    x_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+
+    @property
+    def group(self) -> str:
+        return GROUP[self.domain]
+
+
+def _curve(name, domain, d, xcol, ycol, splitcol, fit_value="fit") -> Curve:
+    d = d.sort_values(xcol)
+    f = d[splitcol] == fit_value
+    return Curve(name=name, domain=domain, x_fit=d.loc[f, xcol].to_numpy(float), y_fit=d.loc[f, ycol].to_numpy(float),
+                 x_test=d.loc[~f, xcol].to_numpy(float), y_test=d.loc[~f, ycol].to_numpy(float))
+
+
+def load_curves(data_dir: Path | None = None) -> list[Curve]:
+    """All benchmark curves (revisiting_nsl, double_descent, nanogpt_embd) with their splits."""
+    import pandas as pd
+
+    if data_dir is None:
+        from bayescale import data_dir as _dd
+
+        data_dir = _dd()
+    data_dir = Path(data_dir)
+    out: list[Curve] = []
+    r = pd.read_csv(data_dir / "revisiting_nsl" / "revisiting_nsl_benchmark.csv")
+    for cid, d in r.groupby("curve_id", sort=True):
+        out.append(_curve(cid, d["domain"].iloc[0], d, "seen_examples", "value", "split"))
+    dd = pd.read_csv(data_dir / "double_descent" / "double_descent_curves.csv")
+    for name, d in dd.groupby("curve", sort=True):
+        out.append(_curve(f"DD|{name}", "DD", d, "x", "y", "split_nslpfn"))
+    nano = pd.read_csv(data_dir / "nanogpt_embd" / "nanogpt_val_loss_vs_n_embd.csv")
+    for (src, i), d in nano.groupby(["source_file", "config_index"], sort=True):
+        out.append(_curve(f"Nano|{src}|{i}", "Nano", d, "n_embd", "val_loss", "split_nslpfn"))
+    for c in out:
+        if not (c.x_fit.size and c.x_test.size) or c.x_fit.max() >= c.x_test.min():
+            raise ValueError(f"curve {c.name}: the held-out points must lie beyond the fit points")
+    return out
+
+
+def select_curves(curves: Sequence[Curve], *, quick: bool = False, every: int = 1, offset: int = 0,
+                  others: bool = True) -> list[Curve]:
+    """The quick set, or the revisiting_nsl curves with index ``k % every == offset`` within their domain
+    (sorted by curve id), plus all DD and Nano curves when ``others``."""
+    if quick:
+        byname = {c.name: c for c in curves}
+        return [byname[n] for n in QUICK_CURVES]
+    out, seen = [], {}
+    for c in curves:
+        if c.domain in ("IC", "NMT", "LM", "BB"):
+            k = seen.get(c.domain, 0)
+            seen[c.domain] = k + 1
+            if k % every != offset:
+                continue
+        elif not others:
+            continue
+        out.append(c)
+    return out
+
+
+# ----------------------------------------------------------------------------- metrics
+def rmsle(pred: np.ndarray, y: np.ndarray) -> float:
+    r"""Root mean squared log error ``sqrt(mean((log pred - log y)^2))`` (inf if a prediction is <= 0)."""
+    pred = np.asarray(pred, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.log(pred) - np.log(y)
+    e = np.where(np.isnan(e), np.inf, e)
+    return float(np.sqrt(np.mean(e ** 2)))
+
+
+def heldout_lpd(*, mu: np.ndarray, y: np.ndarray, sigma: np.ndarray, likelihood: str = "lognormal",
+                nu: np.ndarray | None = None) -> np.ndarray:
+    r"""Log predictive density of each held-out point on the y scale, shape (m,).
+
+    ``lpd_j = log (1/S) sum_s p(y_j | mu_sj, sigma_s)`` with the fit's likelihood density of ``y``
+    (log-normal: ``scipy.stats.lognorm(s=sigma, scale=mu)``); ``mu`` has shape (S, m), ``sigma`` (S,).
+    """
+    from scipy.special import logsumexp
+
+    from bayescale.compare import log_density
+
+    ll = log_density(y, mu, likelihood=likelihood, sigma=sigma, nu=nu)
+    return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+
+
+def coverage(lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> float:
+    """Share of ``y`` inside ``[lower, upper]``."""
+    y = np.asarray(y, dtype=float)
+    return float(np.mean((np.asarray(lower) <= y) & (y <= np.asarray(upper))))
+
+
+def bayes_metrics(fit, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
+    """RMSLE, held-out lpd and interval coverage of a bayescale fit on held-out points."""
+    from bayescale.model import NOISE_PRIORS
+
+    inputs = {fit.law.inputs[0]: np.asarray(x_test, float)}
+    mu = fit.expected(inputs)
+    lik = fit.settings["likelihood"]
+    nz = fit.draws(list(NOISE_PRIORS[lik]))
+    lpd = heldout_lpd(mu=mu, y=y_test, sigma=nz["sigma"], likelihood=lik, nu=nz.get("nu"))
+    out: dict[str, Any] = {"rmsle": rmsle(np.median(mu, axis=0), y_test), "lpd": float(np.mean(lpd))}
+    for p in (0.5, 0.9):
+        t = fit.forecast(x=x_test, prob=p).table()
+        out[f"cov{int(p * 100)}_obs"] = coverage(t["obs_lower"], t["obs_upper"], y_test)
+        out[f"cov{int(p * 100)}_mu"] = coverage(t["lower"], t["upper"], y_test)
+    d = fit.diagnostics()
+    out.update(diag_ok=bool(d.ok), divergences=int(d.divergences), max_rhat=float(d.max_rhat),
+               remedy=fit.settings.get("remedy"))
+    return out
+
+
+# ----------------------------------------------------------------------------- worker
+_WORKER: dict[str, Any] = {}
+
+
+def _quiet() -> None:
+    import logging
+
+    warnings.filterwarnings("ignore")
+    for name in ("pymc", "pytensor", "arviz", "nutpie"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def init_worker(cfg: dict[str, Any]) -> None:
+    """Compile each law once in this process and time compile vs a warm fit (simulated 30-point curve)."""
+    _quiet()
+    import bayescale as bs
+    cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
+    from bayescale.data import Dataset
+
+    times = {}
+    x = np.logspace(2, 5, 30)
+    for law in cfg["laws"]:
+        df = bs.simulate(law=law, x=x, noise=0.02, seed=1)
+        ds = Dataset(inputs={"x": df["x"].to_numpy(float)}, y=df["y"].to_numpy(float), columns={"x": "x", "y": "y"},
+                     source="simulated")
+        kw = dict(priors=None, likelihood="lognormal", draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
+                  target_accept=0.9, seed=0)
+        t0 = time.perf_counter()
+        cmp._nutpie_fit(bs.get_law(law), ds, **kw)
+        t1 = time.perf_counter()
+        cmp._nutpie_fit(bs.get_law(law), ds, **kw)
+        t2 = time.perf_counter()
+        times[law] = {"first_fit_s": t1 - t0, "warm_fit_s": t2 - t1, "compile_s": (t1 - t0) - (t2 - t1)}
+    _WORKER["warmup"] = times
+    _WORKER["pid"] = os.getpid()
+
+
+def _laws_for(curve: Curve, laws: Sequence[str]) -> list[str]:
+    import bayescale as bs
+
+    m = np.unique(curve.x_fit).size
+    return [nm for nm in laws if len(bs.get_law(nm).parameters) <= m]
+
+
+def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fit one curve with bayescale (each law, the recommended one) and the baselines; one record per method."""
+    from baselines import BASELINES
+
+    cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
+    from bayescale.data import Dataset
+
+    if "pid" not in _WORKER:
+        init_worker(cfg)
+    base = {"curve": curve.name, "domain": curve.domain, "group": curve.group, "n_fit": int(curve.x_fit.size),
+            "n_test": int(curve.x_test.size), "worker": _WORKER["pid"]}
+    rows: list[dict[str, Any]] = []
+    lik = "lognormal" if np.all(curve.y_fit > 0) and np.all(curve.y_test > 0) else "normal"
+    ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
+    laws = _laws_for(curve, cfg["laws"])
+    n_compiled = len(cmp._COMPILED)
+    t0 = time.perf_counter()
+    comp = cmp.compare(ds, laws=laws, lfo=True, max_refits=0, likelihood=lik, draws=cfg["draws"],
+                       tune=cfg["tune"], chains=cfg["chains"], seed=cfg["seed"], sampler="nutpie")
+    t_bayes = time.perf_counter() - t0
+    compiled_here = len(cmp._COMPILED) - n_compiled
+    rec = comp.recommended or "power_law_offset"
+    plot = None
+    for nm, f in comp.fits.items():
+        m = bayes_metrics(f, curve.x_test, curve.y_test)
+        lfo = comp.lfo.get(nm)
+        rows.append({**base, "method": f"bayescale {nm}", "law": nm, "likelihood": lik, **m,
+                     "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "time_s": None})
+        if nm == rec:
+            rows.append({**rows[-1], "method": "bayescale (recommended)", "time_s": t_bayes,
+                         "recommended_by_lfo": comp.recommended is not None, "laws_compared": laws,
+                         "compiled_during_curve": compiled_here,
+                         "verdict": comp.verdict.verdict if comp.verdict else None})
+            if cfg.get("plot_curve") == curve.name:
+                grid = np.geomspace(min(curve.x_fit.min(), curve.x_test.min()), curve.x_test.max(), 80)
+                fc = f.forecast(x=grid, prob=0.9).table()
+                fc50 = f.forecast(x=grid, prob=0.5).table()
+                plot = {"grid": grid.tolist(), "median": fc["median"].tolist(), "lo90": fc["obs_lower"].tolist(),
+                        "hi90": fc["obs_upper"].tolist(), "lo50": fc50["obs_lower"].tolist(),
+                        "hi50": fc50["obs_upper"].tolist(), "law": nm,
+                        "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
+                        "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
+    for key, fitter in BASELINES.items():
+        t0 = time.perf_counter()
+        try:
+            b = fitter(x=curve.x_fit, y=curve.y_fit)
+            pred = b.predict(curve.x_test)
+            r, note = rmsle(pred, curve.y_test), b.note
+        except Exception as exc:  # a baseline failing on one curve is a result, not a crash
+            b, r, note = None, float("nan"), f"{type(exc).__name__}: {exc}"
+        rows.append({**base, "method": BASELINE_LABEL[key], "law": key, "rmsle": r, "lpd": None,
+                     "time_s": time.perf_counter() - t0, "note": note})
+        if plot is not None and b is not None:
+            plot[key] = b.predict(np.asarray(plot["grid"])).tolist()
+    if plot is not None:
+        rows[0]["plot"] = plot
+    return rows
+
+
+def _run_one(args):
+    curve, cfg = args
+    t0 = time.perf_counter()
+    rows = run_curve(curve, cfg)
+    return rows, {"pid": _WORKER["pid"], "warmup": _WORKER["warmup"], "curve_s": time.perf_counter() - t0}
+
+
+# ----------------------------------------------------------------------------- aggregate
+def _fmt(v, nd=4):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{v:.{nd}f}"
+
+
+def aggregate(rows: list[dict[str, Any]], *, by: str = "group") -> "pd.DataFrame":
+    """Per-``by`` means of the per-curve metrics, one row per (``by``, method)."""
+    import pandas as pd
+
+    df = pd.DataFrame([{k: v for k, v in r.items() if k != "plot"} for r in rows])
+    cols = ["rmsle", "lpd", "cov50_obs", "cov90_obs", "cov50_mu", "cov90_mu", "time_s"]
+    for c in cols:
+        if c not in df:
+            df[c] = np.nan
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    g = df.groupby([by, "method"])
+    out = g[cols].mean()
+    out["rmsle_median"] = g["rmsle"].median()
+    out["n"] = g.size()
+    return out.reset_index()
+
+
+def markdown_table(rows: list[dict[str, Any]], *, by: str = "group", order: Sequence[str] = GROUPS,
+                   published: bool = True) -> str:
+    agg = aggregate(rows, by=by)
+    lines = [f"| {by} | method | curves | RMSLE mean | RMSLE median | lpd (y scale) | cov50 obs | cov90 obs | "
+             "cov50 mean | cov90 mean | s/curve |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = [k for k in order if k in set(agg[by])] + sorted(set(agg[by]) - set(order))
+    for key in keys:
+        sub = agg[agg[by] == key].set_index("method")
+        for m in METHOD_ORDER:
+            if m not in sub.index:
+                continue
+            r = sub.loc[m]
+            lines.append(f"| {key} | {m} | {int(r['n'])} | {_fmt(r['rmsle'])} | {_fmt(r['rmsle_median'])} | "
+                         f"{_fmt(r['lpd'], 2)} | {_fmt(r['cov50_obs'], 2)} | {_fmt(r['cov90_obs'], 2)} | "
+                         f"{_fmt(r['cov50_mu'], 2)} | {_fmt(r['cov90_mu'], 2)} | {_fmt(r['time_s'], 1)} |")
+        if published:
+            for (m, grp), (rm, ll) in PUBLISHED.items():
+                if grp == key:
+                    lines.append(f"| {key} | {m} | – | {rm:.4f} | – | {_fmt(ll, 2)} | – | – | – | – | – |")
+    return "\n".join(lines)
+
+
+def law_choice_table(rows: list[dict[str, Any]]) -> str:
+    import pandas as pd
+
+    df = pd.DataFrame([r for r in rows if r["method"] == "bayescale (recommended)"])
+    if df.empty:
+        return ""
+    t = pd.crosstab(df["group"], df["law"])
+    lines = ["| group | " + " | ".join(t.columns) + " |", "|---|" + "---|" * len(t.columns)]
+    for g, r in t.iterrows():
+        lines.append(f"| {g} | " + " | ".join(str(int(v)) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def plot_results(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Per-group RMSLE bars (with published figures as markers) and one example curve per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agg = aggregate(rows)
+    groups = [g for g in GROUPS if g in set(agg["group"])]
+    methods = [m for m in METHOD_ORDER if m in set(agg["method"])]
+    plots = [r["plot"] for r in rows if r.get("plot")]
+    fig, axes = plt.subplots(1, 1 + len(plots), figsize=(5.5 + 4 * len(plots), 4.2), squeeze=False)
+    ax = axes[0, 0]
+    w = 0.8 / max(1, len(methods))
+    for i, m in enumerate(methods):
+        vals = [agg[(agg.group == g) & (agg.method == m)]["rmsle"].mean() for g in groups]
+        ax.bar(np.arange(len(groups)) + i * w, vals, w, label=m)
+    for (m, grp), (rm, _) in PUBLISHED.items():
+        if grp in groups:
+            j = groups.index(grp)
+            mk = {"BNSL (published)": "v", "M4 (published)": "s", "NSL-PFN (published)": "*"}[m]
+            ax.plot(j + 0.4 - w / 2, rm, mk, color="k", ms=8, label=m if j == 0 or m.startswith("BNSL") else None)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - w / 2, [g.replace(" ", "\n") for g in groups], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("held-out RMSLE (mean over curves)")
+    h, lab = ax.get_legend_handles_labels()
+    uniq = dict(zip(lab, h))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=6, loc="upper left")
+    for k, p in enumerate(plots, start=1):
+        a = axes[0, k]
+        r = next(rr for rr in rows if rr.get("plot") is p)
+        a.fill_between(p["grid"], p["lo90"], p["hi90"], alpha=0.2, color="C0", label="90% new obs.")
+        a.fill_between(p["grid"], p["lo50"], p["hi50"], alpha=0.35, color="C0", label="50% new obs.")
+        a.plot(p["grid"], p["median"], color="C0", label=f"bayescale {p['law']} (median)")
+        for key, c in (("bnsl_lsq", "C1"), ("m4", "C2"), ("power_law_lsq", "C3")):
+            if key in p:
+                a.plot(p["grid"], p[key], "--", color=c, lw=1, label=BASELINE_LABEL[key])
+        a.plot(p["x_fit"], p["y_fit"], "k.", ms=4, label="fit points")
+        a.plot(p["x_test"], p["y_test"], "rx", ms=4, label="held out")
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.set_title(r["curve"], fontsize=8)
+        if k == 1:
+            a.legend(fontsize=6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(rows, timings, out: Path, cfg) -> str:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([{k: v for k, v in r.items() if k != "plot"} for r in rows]).to_csv(out / "per_curve.csv",
+                                                                                       index=False)
+    curves = sorted({r["curve"] for r in rows})
+    text = [f"Extrapolation benchmark ({len(curves)} curves; draws={cfg['draws']}, tune={cfg['tune']}, "
+            f"chains={cfg['chains']}, laws={','.join(cfg['laws'])}; selection: {cfg['selection']})", "",
+            "Per group (language = NMT + LM + BB):", "", markdown_table(rows), "",
+            "Per domain:", "", markdown_table(rows, by="domain", order=("IC", "NMT", "LM", "BB", "DD", "Nano"),
+                                               published=False), "",
+            "Law chosen by leave-future-out on the fit points (curves per group):", "", law_choice_table(rows), ""]
+    if timings:
+        ws = {t["pid"]: t["warmup"] for t in timings}
+        text += ["Compile (first fit minus warm fit on a simulated 30-point curve), per worker:", ""]
+        for pid, w in ws.items():
+            text.append(f"- worker {pid}: " + "; ".join(
+                f"{law} compile {v['compile_s']:.1f} s, warm fit {v['warm_fit_s']:.2f} s" for law, v in w.items()))
+        cs = np.array([t["curve_s"] for t in timings])
+        text += ["", f"Per-curve wall time after compile (bayescale fits + LFO refits + LOO + baselines): "
+                     f"median {np.median(cs):.1f} s, max {cs.max():.1f} s, total {cs.sum():.0f} s over "
+                     f"{cs.size} curves"]
+        (out / "timings.json").write_text(json.dumps(timings, indent=1))
+    md = "\n".join(text)
+    (out / "table.md").write_text(md + "\n")
+    plot_results(rows, out / "extrapolation.png")
+    return md
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="4 curves, 2 laws, 300 draws x 2 chains, 1 worker")
+    p.add_argument("--every", type=int, default=1, help="every k-th revisiting_nsl curve per domain")
+    p.add_argument("--offset", type=int, default=0, help="with --every k: take indices k*i + offset")
+    p.add_argument("--no-others", action="store_true", help="revisiting_nsl curves only (no DD, Nano)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default 2; 1 with --quick)")
+    p.add_argument("--draws", type=int, default=None)
+    p.add_argument("--tune", type=int, default=None)
+    p.add_argument("--chains", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "extrapolation")
+    p.add_argument("--append", action="store_true", help="keep rows.jsonl of an earlier run and add curves")
+    p.add_argument("--aggregate-only", action="store_true", help="rebuild table and figure from rows.jsonl")
+    a = p.parse_args(argv)
+    q = a.quick
+    cfg = {"draws": a.draws or (300 if q else 1000), "tune": a.tune or (300 if q else 1000),
+           "chains": a.chains or (2 if q else 4), "seed": a.seed, "laws": list(QUICK_LAWS if q else FULL_LAWS),
+           "selection": "quick: " + ", ".join(QUICK_CURVES) if q else
+           ("all curves" if a.every == 1 and not a.no_others else
+            f"revisiting_nsl curves with index % {a.every} == {a.offset} within each domain (sorted by curve_id)"
+            + ("" if a.no_others else " + all DD and Nano curves"))}
+    a.out.mkdir(parents=True, exist_ok=True)
+    rows_path = a.out / "rows.jsonl"
+    if a.aggregate_only:
+        rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
+        tp = a.out / "timings.json"
+        timings = json.loads(tp.read_text()) if tp.exists() else []
+        print(write_outputs(rows, timings, a.out, json.loads((a.out / "config.json").read_text())))
+        return 0
+    curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others)
+    first = {}
+    for c in curves:
+        first.setdefault(c.group, c.name)
+    workers = a.workers or (1 if q else 2)
+    if a.append and rows_path.exists():  # add curves to an earlier run with the same settings
+        rows = [json.loads(x) for x in rows_path.read_text().splitlines() if x.strip()]
+        tp = a.out / "timings.json"
+        timings = json.loads(tp.read_text()) if tp.exists() else []
+        done = {r["curve"] for r in rows}
+        curves = [c for c in curves if c.name not in done]
+        cfg["selection"] += " (appended to an earlier run)"
+    else:
+        rows, timings = [], []
+        rows_path.write_text("")
+    (a.out / "config.json").write_text(json.dumps(cfg))
+    t0 = time.perf_counter()
+    # long IC curves first, so the pool does not end on one slow curve
+    todo = sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size))
+    jobs = [(c, {**cfg, "plot_curve": first[c.group] if first[c.group] == c.name else None}) for c in todo]
+    print(f"{len(curves)} curves, {workers} worker(s), settings {cfg}", flush=True)
+    if workers == 1:
+        results = (_run_one(j) for j in jobs)
+    else:
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=init_worker,
+                                 initargs=(cfg,))
+        results = (fu.result() for fu in as_completed([ex.submit(_run_one, j) for j in jobs]))
+    for i, (rr, tm) in enumerate(results, start=1):
+        rows += rr
+        timings.append({**tm, "curve": rr[0]["curve"]})
+        with rows_path.open("a") as fh:
+            for r in rr:
+                fh.write(json.dumps(r, default=float) + "\n")
+        rec = next(r for r in rr if r["method"] == "bayescale (recommended)")
+        bl = {r["law"]: r["rmsle"] for r in rr if r["lpd"] is None}
+        print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {rec['curve']}: {rec['law']} rmsle "
+              f"{rec['rmsle']:.4f} lpd {rec['lpd']:.2f} cov90 {rec['cov90_obs']:.2f} | bnsl_lsq "
+              f"{bl.get('bnsl_lsq', np.nan):.4f} m4 {bl.get('m4', np.nan):.4f} pl {bl.get('power_law_lsq', np.nan):.4f}"
+              f" ({tm['curve_s']:.1f}s)", flush=True)
+    if workers > 1:
+        ex.shutdown()
+    (a.out / "timings.json").write_text(json.dumps(timings, indent=1))
+    print(write_outputs(rows, timings, a.out, cfg))
+    print(f"total {time.perf_counter() - t0:.0f} s; outputs in {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Tests of the extrapolation benchmark's metrics and baseline fitters (no sampling)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import baselines as bl  # noqa: E402
+import extrapolation as ex  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_rmsle_matches_definition_and_is_zero_for_exact_predictions():
+    y = np.array([0.5, 0.4, 0.3])
+    assert ex.rmsle(y, y) == 0.0
+    pred = y * np.exp([0.1, -0.2, 0.3])
+    assert ex.rmsle(pred, y) == pytest.approx(np.sqrt(np.mean(np.array([0.1, -0.2, 0.3]) ** 2)))
+    assert ex.rmsle(np.array([0.5, -0.1, 0.3]), y) == np.inf  # a non-positive prediction is not a small error
+
+
+def test_heldout_lpd_equals_direct_scipy_lognormal_mixture():
+    rng = np.random.default_rng(0)
+    S, m = 200, 4
+    mu = rng.uniform(0.3, 0.6, size=(S, m))
+    sigma = rng.uniform(0.01, 0.1, size=S)
+    y = rng.uniform(0.3, 0.6, size=m)
+    got = ex.heldout_lpd(mu=mu, y=y, sigma=sigma)
+    direct = [np.log(np.mean([stats.lognorm(s=sigma[s], scale=mu[s, j]).pdf(y[j]) for s in range(S)]))
+              for j in range(m)]
+    np.testing.assert_allclose(got, direct, rtol=1e-10)
+    # a point far outside the predictive distribution gets a much lower density
+    far = ex.heldout_lpd(mu=mu, y=y * 3, sigma=sigma)
+    assert np.all(far < got - 10)
+
+
+def test_heldout_lpd_normal_likelihood():
+    mu = np.array([[1.0, -0.5], [1.2, -0.4]])
+    sigma = np.array([0.3, 0.2])
+    y = np.array([1.1, -0.45])
+    direct = np.log(np.mean(stats.norm.pdf(y[None, :], mu, sigma[:, None]), axis=0))
+    np.testing.assert_allclose(ex.heldout_lpd(mu=mu, y=y, sigma=sigma, likelihood="normal"), direct, rtol=1e-12)
+
+
+def test_coverage_counts_closed_intervals():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    assert ex.coverage(np.array([0.5, 2.0, 3.5, 0.0]), np.array([1.5, 2.5, 4.0, 3.9]), y) == 0.5
+    assert ex.coverage(y, y, y) == 1.0
+
+
+# ----------------------------------------------------------------------------- baselines
+def _pl_offset_curve(seed=0, noise=0.005):
+    x = np.logspace(6, 9, 40)
+    E, A, alpha = 0.2, 300.0, 0.35
+    y = (E + A * x ** -alpha) * np.exp(np.random.default_rng(seed).normal(0, noise, x.size))
+    return x, y, (E, A, alpha)
+
+
+def test_power_law_lsq_recovers_known_parameters():
+    x, y, (E, A, alpha) = _pl_offset_curve()
+    f = bl.fit_power_law_lsq(x=x, y=y)
+    assert f.params["E"] == pytest.approx(E, rel=0.05)
+    assert f.params["alpha"] == pytest.approx(alpha, rel=0.05)
+    assert f.params["A"] == pytest.approx(A, rel=0.3)
+    xt = np.logspace(9.2, 10, 5)
+    assert ex.rmsle(f.predict(xt), E + A * xt ** -alpha) < 0.01
+
+
+def test_grid_argmin_equals_scipy_brute():
+    rng = np.random.default_rng(1)
+    xs = np.logspace(0, 2, 12)
+    y = bl.bnsl1_curve(xs, 0.3, 2.0, 0.2, 0.5, 10.0, 0.3) * np.exp(rng.normal(0, 0.01, xs.size))
+    ly1 = np.log(y + 1)
+    batch = bl.grid_loss_batch(xs, ly1)
+    grid = (slice(0, 1, 0.2), slice(0, 20, 5), slice(0, 1, 0.5), slice(0, 1, 0.5), slice(0, 20, 5), slice(0, 1, 0.5))
+    got = bl.grid_argmin(batch, grid, chunk=37)
+    ref = optimize.brute(lambda p: batch(np.asarray(p)[None, :])[0], grid, finish=None)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_bnsl_lsq_runs_and_predicts_finite_values():
+    x = np.logspace(6, 9, 30)
+    y = bl.bnsl1_curve(x / 1e6, 0.15, 0.6, 0.1, 0.6, 80.0, 0.2)
+    y = y * np.exp(np.random.default_rng(2).normal(0, 0.005, x.size))
+    f = bl.fit_bnsl_lsq(x=x, y=y)
+    xt = np.logspace(9.1, 9.6, 6)
+    pred = f.predict(xt)
+    assert f.ok and np.all(np.isfinite(pred)) and np.all(pred > 0)
+    assert ex.rmsle(f.predict(x), y) < 0.02  # it fits the curve it was given
+    assert set(f.params) == {"a", "b", "c0", "c1", "d1", "f1"}
+
+
+def test_m4_fits_a_saturating_curve_and_predict_inverts_the_law():
+    x, y, (E, A, alpha) = _pl_offset_curve(noise=0.002)
+    f = bl.fit_m4(x=x, y=y)
+    assert f.ok and ex.rmsle(f.predict(x), y) < 0.02
+    p = f.params
+    e = f.predict(x)
+    lhs = (e - p["eps_inf"]) / (p["eps0"] - e) ** p["alpha"]
+    np.testing.assert_allclose(lhs, p["beta"] * x ** p["c"], rtol=1e-6)
+    assert p["eps_inf"] < y.min() < y.max() < p["eps0"]
+
+
+def test_select_curves_every_k_keeps_each_domain(data_dir):
+    curves = ex.load_curves(data_dir)
+    assert len(curves) == 132
+    sub = ex.select_curves(curves, every=5)
+    assert {c.domain for c in sub} == {"IC", "NMT", "LM", "BB", "DD", "Nano"}
+    assert all(c.x_fit.max() < c.x_test.min() for c in sub)
+    assert [c.name for c in ex.select_curves(curves, quick=True)] == list(ex.QUICK_CURVES)
