@@ -449,7 +449,12 @@ def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX) 
     import arviz as az
     import xarray as xr
 
-    loo = az.loo(fit.tree, pointwise=True, var_name="y")
+    import warnings
+
+    with warnings.catch_warnings():
+        # high Pareto k is handled below (exact refits) and reported, so ArviZ's warning is redundant
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        loo = az.loo(fit.tree, pointwise=True, var_name="y")
     k = np.asarray(loo.pareto_k.values, dtype=float).reshape(-1)
     thr = float(min(k_max, getattr(loo, "good_k", k_max) or k_max))
     bad = [int(i) for i in np.argsort(-k) if k[i] > thr]
