@@ -386,9 +386,35 @@ def pointwise_log_likelihood(
         return stats.t.logpdf(np.log(y), nu, np.log(mu), sigma) - np.log(y)
 
 
+def _nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]]):
+    """An ``initial_point_func`` for nutpie that hands each chain the next start (flat, in nutpie's order)."""
+    import threading
+
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    flats = [np.concatenate([np.atleast_1d(np.asarray(s[n], dtype=float)).ravel() for n in names]) for s in starts]
+    lock, count = threading.Lock(), [0]
+
+    def initial_point(seed=None):
+        with lock:
+            i = count[0] % len(flats)
+            count[0] += 1
+        return flats[i].copy()
+
+    return initial_point
+
+
+def _pymc_initvals(starts):
+    """Per-chain initial values for ``pm.sample`` (constrained raw values, keyed by variable name)."""
+    from .init import constrained
+
+    return [constrained(s) for s in starts] if starts else None
+
+
 def _sample(model, *, law, ds, likelihood, priors_key, sampler, draws, tune, chains, cores, target_accept,
-            seed, progressbar):
+            seed, progressbar, starts=None):
     """Run NUTS and return a DataTree with posterior, sample_stats, log_likelihood and the data."""
+    import dataclasses
+
     import xarray as xr
 
     from .model import model_data
@@ -397,6 +423,8 @@ def _sample(model, *, law, ds, likelihood, priors_key, sampler, draws, tune, cha
         import nutpie
 
         compiled = _compiled_nutpie(model, (law.to_json(), likelihood, priors_key), model_data(law, ds))
+        if starts:
+            compiled = dataclasses.replace(compiled, initial_point_func=_nutpie_starts(model, starts))
         tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                              target_accept=target_accept, progress_bar=progressbar, save_warmup=False)
     else:
@@ -405,7 +433,7 @@ def _sample(model, *, law, ds, likelihood, priors_key, sampler, draws, tune, cha
         with model:
             tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
                              random_seed=seed, nuts_sampler=sampler, progressbar=progressbar,
-                             compute_convergence_checks=False)
+                             compute_convergence_checks=False, initvals=_pymc_initvals(starts))
     post = tree["posterior"]
     names = list(law.param_names) + list(NOISE_PRIORS[likelihood])
     params = {n: np.asarray(post[n].values, dtype=float) for n in names}
@@ -441,6 +469,7 @@ def fit(
     progressbar: bool | None = None,
     auto_remedy: bool = True,
     where: Mapping[str, str] | None = None,
+    init: str = "optimize",
 ) -> Fit:
     """Fit a scaling law by NUTS.
 
@@ -470,6 +499,9 @@ def fit(
         and record that in ``settings["remedy"]``.
     where : mapping, optional
         Use only rows whose column equals the value, e.g. ``{"split": "fit"}`` (recorded).
+    init : {"optimize", "prior"}
+        Start chains at multi-start least-squares optima (:mod:`bayescale.init`; default), or at the
+        sampler's default point near the prior's centre.
 
     Returns
     -------
@@ -502,8 +534,15 @@ def fit(
     if progressbar is None:
         progressbar = sys.stderr.isatty()
 
+    if init not in ("optimize", "prior"):
+        raise FitError(f"init must be 'optimize' or 'prior', got {init!r}")
     model = build_model(law, ds, priors=priors, likelihood=likelihood)
-    kw = dict(law=law, ds=ds, likelihood=likelihood, priors_key=tuple((k, v.text) for k, v in resolved.items()),
+    starts = None
+    if init == "optimize":
+        from .init import start_points
+
+        starts = start_points(law, ds, likelihood=likelihood, priors=resolved, chains=chains, seed=seed)
+    kw = dict(starts=starts, law=law, ds=ds, likelihood=likelihood, priors_key=tuple((k, v.text) for k, v in resolved.items()),
               sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
               progressbar=progressbar)
     tree = _sample(model, target_accept=target_accept, **kw)
@@ -525,6 +564,7 @@ def fit(
         "sampler_ran": str(tree["posterior"].attrs.get("inference_library", sampler)),
         "seed": seed,
         "remedy": remedy,
+        "init": init if starts else "prior",
         "divergences_first_run": first_div,
         "data_source": ds.source,
         "bayescale_version": __version__,

@@ -71,29 +71,75 @@ class Prior:
         return frozenset(out)
 
     # -- sampling in PyMC -------------------------------------------------
+    #: raw variable per family: (PyMC distribution, value-variable suffix of its default transform)
+    RAW = {
+        "Normal": ("Normal", ""),
+        "LogNormal": ("Normal", ""),
+        "HalfNormal": ("HalfNormal", "_log__"),
+        "Uniform": ("Uniform", "_interval__"),
+        "LogUniform": ("Uniform", "_interval__"),
+        "Exponential": ("Exponential", "_log__"),
+        "Gamma": ("Gamma", "_log__"),
+    }
+
+    def from_raw(self, raw, args: Mapping[str, Any], backend: Mapping[str, Any]):
+        """The parameter from its standard raw variable (the non-centred map), on any backend."""
+        d, a, exp, log = self.dist, args, backend["exp"], backend["log"]
+        if d == "Normal":
+            return a["mu"] + a["sigma"] * raw
+        if d == "LogNormal":
+            return exp(a["mu"] + a["sigma"] * raw)
+        if d == "HalfNormal":
+            return a["sigma"] * raw
+        if d == "Uniform":
+            return a["lower"] + (a["upper"] - a["lower"]) * raw
+        if d == "LogUniform":
+            lo, hi = log(a["lower"]), log(a["upper"])
+            return exp(lo + (hi - lo) * raw)
+        if d == "Exponential":
+            return a["scale"] * raw
+        if d == "Gamma":
+            return raw / a["beta"]
+        raise PriorError(f"unknown prior family {d!r}")  # unreachable: checked on parse
+
+    def to_raw(self, value, args: Mapping[str, Any]):
+        """Inverse of :meth:`from_raw` with numpy (for starting points)."""
+        d, a, v = self.dist, args, np.asarray(value, dtype=float)
+        if d == "Normal":
+            return (v - a["mu"]) / a["sigma"]
+        if d == "LogNormal":
+            return (np.log(v) - a["mu"]) / a["sigma"]
+        if d == "HalfNormal":
+            return v / a["sigma"]
+        if d == "Uniform":
+            return (v - a["lower"]) / (a["upper"] - a["lower"])
+        if d == "LogUniform":
+            lo, hi = np.log(a["lower"]), np.log(a["upper"])
+            return (np.log(v) - lo) / (hi - lo)
+        if d == "Exponential":
+            return v / a["scale"]
+        if d == "Gamma":
+            return v * a["beta"]
+        raise PriorError(f"unknown prior family {d!r}")
+
     def build(self, name: str, env: Mapping[str, Any], backend: Mapping[str, Any]):
         """Add ``<name>_raw`` to the current PyMC model and return the parameter tensor."""
         import pymc as pm
 
         a = {k: evaluate(f, env, backend) for k, f in self.args.items()}
-        raw = f"{name}_raw"
-        d = self.dist
-        if d == "Normal":
-            return a["mu"] + a["sigma"] * pm.Normal(raw, 0.0, 1.0)
-        if d == "LogNormal":
-            return backend["exp"](a["mu"] + a["sigma"] * pm.Normal(raw, 0.0, 1.0))
-        if d == "HalfNormal":
-            return a["sigma"] * pm.HalfNormal(raw, 1.0)
-        if d == "Uniform":
-            return a["lower"] + (a["upper"] - a["lower"]) * pm.Uniform(raw, 0.0, 1.0)
-        if d == "LogUniform":
-            lo, hi = backend["log"](a["lower"]), backend["log"](a["upper"])
-            return backend["exp"](lo + (hi - lo) * pm.Uniform(raw, 0.0, 1.0))
-        if d == "Exponential":
-            return a["scale"] * pm.Exponential(raw, 1.0)
-        if d == "Gamma":
-            return pm.Gamma(raw, a["alpha"], 1.0) / a["beta"]
-        raise PriorError(f"unknown prior family {d!r}")  # unreachable: checked on parse
+        raw_dist = self.RAW[self.dist][0]
+        raw_name = f"{name}_raw"
+        if raw_dist == "Normal":
+            raw = pm.Normal(raw_name, 0.0, 1.0)
+        elif raw_dist == "HalfNormal":
+            raw = pm.HalfNormal(raw_name, 1.0)
+        elif raw_dist == "Uniform":
+            raw = pm.Uniform(raw_name, 0.0, 1.0)
+        elif raw_dist == "Exponential":
+            raw = pm.Exponential(raw_name, 1.0)
+        else:
+            raw = pm.Gamma(raw_name, a["alpha"], 1.0)
+        return self.from_raw(raw, a, backend)
 
     # -- plain numpy draws (prior predictive without PyMC) ------------------
     def draw(self, env: Mapping[str, Any], rng: np.random.Generator, size: int) -> np.ndarray:
