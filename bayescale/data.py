@@ -79,7 +79,12 @@ def _row_label(frame: pd.DataFrame, pos: int, from_csv: bool) -> str:
 
 def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -> np.ndarray:
     s = frame[col]
+    if isinstance(s, pd.DataFrame):  # duplicated column name (or a MultiIndex level): ambiguous
+        raise DataError(f"{where}: column name {col!r} is not unique ({s.shape[1]} columns match); "
+                        "rename the columns so each name appears once")
     vals = pd.to_numeric(s, errors="coerce")
+    if np.iscomplexobj(vals):  # numpy would silently drop the imaginary part
+        raise DataError(f"{where}: column {col!r} has complex values; give real numbers")
     bad = vals.isna() & s.notna() & ~s.astype(str).str.strip().str.lower().isin(
         ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]
     )
@@ -147,9 +152,18 @@ def load_data(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{src}: not a readable CSV file ({first}); give a CSV with a header row") from None
         frame = frame.replace({"": np.nan})
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas turns the first field into an index when rows have one more field than the
+            # header, which would silently shift every column by one
+            raise DataError(f"{src}: the data rows have more fields than the header row "
+                            f"({frame.shape[1]} names); fix the header or remove the extra field")
+        # pandas renames a repeated name to "x.1", ...: remember repeats to refuse a guess below
+        header = list(pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0])
+        repeated = {c for c in header if header.count(c) > 1}
     else:
         frame = data
         src = "DataFrame"
+        repeated = set()
     if frame.shape[0] == 0:
         raise DataError(f"{src}: no data rows; give at least one row per scale")
 
@@ -185,10 +199,13 @@ def load_data(
             f"the law takes {len(inputs)} input(s) ({', '.join(inputs)}) but {len(xcols)} x column(s) "
             f"were given ({', '.join(map(str, xcols))}); name one column per input, in that order"
         )
-    cols = [str(c) for c in frame.columns]
+    cols = [str(c) if str(c).isprintable() else repr(str(c)) for c in frame.columns]  # keep messages one line
     for c in [*xcols, y]:
         if c not in frame.columns:
             raise DataError(f"{src}: no column {c!r}; the columns are {', '.join(cols)}")
+        if c in repeated:
+            raise DataError(f"{src}: the header has several columns named {c!r}; "
+                            "rename them so each name appears once")
     if y in xcols:
         raise DataError(f"column {y!r} is given both as a scale and as the metric; name different columns")
 
