@@ -54,8 +54,9 @@ intervals,
   with Pareto k left unresolved: these bias the numbers above.
 
 **no break supported** when the baseline's fit has no such problem and
-either ``Delta <= dse`` (the baseline is within one standard error or
-ahead), or every slope change is concentrated near zero
+either the baseline is ahead (``Delta <= 0``) or close behind
+(``Delta <= dse`` and ``Delta < 4``: a large difference with a huge standard
+error is not evidence against a break), or every slope change is concentrated near zero
 (``P(|c_i| < 0.1) >= 0.9`` for every ``i``).
 
 **inconclusive** otherwise.
@@ -308,6 +309,8 @@ def break_verdict(
                        "d_median": float(np.median(d)), "d_lower": d_lo, "d_upper": d_hi,
                        "d_inside": bool(inside)})
     wins = elpd_diff >= BREAK_ELPD_MIN and elpd_diff >= BREAK_DSE_MIN * dse
+    # "within 1 se" only counts for small differences: a large difference with a huge se is inconclusive
+    close = elpd_diff <= 0 or (elpd_diff <= NO_BREAK_DSE * dse and elpd_diff < BREAK_ELPD_MIN)
     reasons = [f"elpd difference {elpd_diff:.2f} (se {dse:.2f}) "
                + ("meets" if wins else "does not meet")
                + f" >= {BREAK_ELPD_MIN:g} and >= {BREAK_DSE_MIN:g} se"]
@@ -319,10 +322,11 @@ def break_verdict(
     reasons += [f"{baseline or 'baseline'}: {b}" for b in baseline_blockers]
     if wins and any_real and not broken_blockers and not baseline_blockers:
         v = "break supported"
-    elif not baseline_blockers and (elpd_diff <= NO_BREAK_DSE * dse or (breaks and all_near_zero)):
+    elif not baseline_blockers and (close or (breaks and all_near_zero)):
         v = "no break supported"
-        if elpd_diff <= NO_BREAK_DSE * dse:
-            reasons.append(f"the baseline is within {NO_BREAK_DSE:g} se of the broken law or ahead")
+        if close:
+            reasons.append(f"the baseline is ahead, or behind by less than {NO_BREAK_DSE:g} se and "
+                           f"less than {BREAK_ELPD_MIN:g}")
         if breaks and all_near_zero:
             reasons.append(f"every slope change has P(|c| < {C_NEAR_ZERO:g}) >= {C_NEAR_ZERO_PROB:g}")
     else:

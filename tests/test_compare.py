@@ -44,6 +44,13 @@ def test_verdict_no_break_when_baseline_within_one_se():
     assert v.verdict == "no break supported"
 
 
+def test_verdict_large_difference_with_huge_se_is_inconclusive():
+    # behind by 12 with se 47 (one badly predicted point): neither a break nor evidence against one
+    v = break_verdict(elpd_diff=12.0, dse=47.0, c_draws=[_draws(5.0, 0.3)], d_draws=[_d(6e2, 0.01)],
+                      x_inner=X_INNER)
+    assert v.verdict == "inconclusive"
+
+
 def test_verdict_no_break_when_slope_change_near_zero():
     v = break_verdict(elpd_diff=2.5, dse=1.0, c_draws=[_draws(0.0, 0.02)], d_draws=[_d(3e3, 1.0)],
                       x_inner=X_INNER)
