@@ -44,7 +44,9 @@ Sampling: nutpie, 2 chains x 500 draws after 500 tuning steps, ``target_accept``
 **no automatic remedy** (``auto_remedy=False``: a refit at 0.99 would make the algorithm under
 test depend on the first run).  ``L = 99`` thinned draws (every ~10th), ``B = 10`` bins.
 Fits with divergences or failed diagnostics (:meth:`bayescale.Fit.diagnostics`) are kept in
-the ranks and counted per law; ranks restricted to clean fits are reported beside them.
+the ranks and counted per law; p-values restricted to fits without divergences are reported
+beside them (at 2 x 500 draws nearly every break-law fit fails the ESS >= 100 per chain check, so
+"passing every diagnostic" would leave no break-law fits).
 
 Each worker process handles whole laws, so it compiles each law's model once and swaps the data
 in for every simulation.  Ranks are appended to ``<out>/ranks_<law>.csv`` as they come, so an
@@ -300,7 +302,7 @@ def summarize(out_dir: Path, laws: list[str] | None = None) -> dict[str, Any]:
         df = pd.read_csv(out_dir / f"ranks_{law}.csv", keep_default_na=False, na_values=[""])
         done = df[df["error"].isna() | (df["error"] == "")] if "error" in df else df
         done = done.dropna(subset=[f"rank_{meta['params'][0]}"])
-        clean = done[(done["divergences"] == 0) & (done["ok"] == 1)]
+        clean = done[done["divergences"] == 0]
         per = {}
         for n in meta["params"]:
             col = f"rank_{n}"
@@ -315,6 +317,7 @@ def summarize(out_dir: Path, laws: list[str] | None = None) -> dict[str, Any]:
             "frac_divergent": float((done["divergences"] > 0).mean()) if len(done) else float("nan"),
             "frac_failed_diag": float((done["ok"] == 0).mean()) if len(done) else float("nan"),
             "median_seconds": float(df["seconds"].median()),
+            "median_min_ess_bulk": float(done["min_ess_bulk"].median()) if len(done) else float("nan"),
             "params": per,
             "settings": st,
         }
@@ -355,12 +358,13 @@ def _plot(path: Path, law: str, df, names, st) -> None:
 
 def markdown_table(result: Mapping[str, Any]) -> str:
     """Two markdown tables: per law (fits, redraws, diagnostics) and per parameter (p-values)."""
-    lines = ["| law | sims | fit errors | prior draws redrawn | fits with divergences | fits failing diagnostics | median s/fit |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| law | sims | fit errors | prior draws redrawn | fits with divergences | fits failing diagnostics | "
+             "median min bulk ESS | median s/fit |",
+             "|---|---|---|---|---|---|---|---|"]
     for law, r in result.items():
         lines.append(f"| {law} | {r['sims']} | {r['errors']} | {r['redrawn']} | {r['frac_divergent']:.0%} | "
-                     f"{r['frac_failed_diag']:.0%} | {r['median_seconds']:.1f} |")
-    lines += ["", "| law | parameter | p (all fits) | mean rank | sd rank | p (clean fits) | clean fits |",
+                     f"{r['frac_failed_diag']:.0%} | {r['median_min_ess_bulk']:.0f} | {r['median_seconds']:.1f} |")
+    lines += ["", "| law | parameter | p (all fits) | mean rank | sd rank | p (fits without divergences) | such fits |",
               "|---|---|---|---|---|---|---|"]
     for law, r in result.items():
         for n, v in r["params"].items():
@@ -494,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         for d in done:
             print(f"[sbc] {d['law']}: {d['seconds']:.0f} s", file=sys.stderr)
         print(f"[sbc] total {time.time() - t:.0f} s", file=sys.stderr)
-    result = summarize(a.out, laws)
+    result = summarize(a.out, laws if (a.laws or not a.summarize) else None)
     table = markdown_table(result)
     print(table)
     if a.readme:
