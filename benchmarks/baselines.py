@@ -69,6 +69,7 @@ class BaselineFit:
 def bnsl1_curve(x: np.ndarray, a: float, b: float, c0: float, c1: float, d1: float, f1: float) -> np.ndarray:
     r"""1-break BNSL, ``a + b x^{-c0} (1 + (x/d1)^{1/f1})^{-c1 f1}`` (numpy; inf/nan where undefined)."""
     x = np.asarray(x, dtype=float)
+    f1 = np.asarray(f1, dtype=float)  # numpy division: f1 = 0 (a grid value) gives inf, not ZeroDivisionError
     with np.errstate(all="ignore"):
         return a + b * x ** (-c0) * (1.0 + (x / d1) ** (1.0 / f1)) ** (-c1 * f1)
 

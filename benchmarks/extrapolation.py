@@ -142,9 +142,11 @@ def load_curves(data_dir: Path | None = None) -> list[Curve]:
 
 
 def select_curves(curves: Sequence[Curve], *, quick: bool = False, every: int = 1, offset: int = 0,
-                  others: bool = True) -> list[Curve]:
+                  others: bool = True, every_other: int = 1, every_ic: int | None = None,
+                  every_nano: int | None = None) -> list[Curve]:
     """The quick set, or the revisiting_nsl curves with index ``k % every == offset`` within their domain
-    (sorted by curve id), plus all DD and Nano curves when ``others``."""
+    (sorted by curve id; ``every_ic`` overrides ``every`` for IC), plus (when ``others``) the DD and Nano
+    curves with ``k % every_other == 0`` (``every_nano`` overrides it for Nano)."""
     if quick:
         byname = {c.name: c for c in curves}
         return [byname[n] for n in QUICK_CURVES]
@@ -153,10 +155,16 @@ def select_curves(curves: Sequence[Curve], *, quick: bool = False, every: int = 
         if c.domain in ("IC", "NMT", "LM", "BB"):
             k = seen.get(c.domain, 0)
             seen[c.domain] = k + 1
-            if k % every != offset:
+            kk = every_ic if (c.domain == "IC" and every_ic) else every
+            if k % kk != offset % kk:
                 continue
         elif not others:
             continue
+        else:
+            k = seen.get(c.domain, 0)
+            seen[c.domain] = k + 1
+            if k % (every_nano if (c.domain == "Nano" and every_nano) else every_other):
+                continue
         out.append(c)
     return out
 
@@ -316,6 +324,22 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def run_baselines(curve: Curve) -> list[dict[str, Any]]:
+    """The baselines alone on one curve (no sampling): one record per baseline."""
+    from baselines import BASELINES
+
+    rows = []
+    for key, fitter in BASELINES.items():
+        t0 = time.perf_counter()
+        try:
+            r, note = rmsle(fitter(x=curve.x_fit, y=curve.y_fit).predict(curve.x_test), curve.y_test), ""
+        except Exception as exc:  # reported, not raised
+            r, note = float("nan"), f"{type(exc).__name__}: {exc}"
+        rows.append({"curve": curve.name, "domain": curve.domain, "group": curve.group, "method": BASELINE_LABEL[key],
+                     "law": key, "rmsle": r, "lpd": None, "time_s": time.perf_counter() - t0, "note": note})
+    return rows
+
+
 def _run_one(args):
     curve, cfg = args
     t0 = time.perf_counter()
@@ -340,8 +364,13 @@ def aggregate(rows: list[dict[str, Any]], *, by: str = "group") -> "pd.DataFrame
         if c not in df:
             df[c] = np.nan
         df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["rmsle_finite"] = df["rmsle"].where(np.isfinite(df["rmsle"]))
     g = df.groupby([by, "method"])
     out = g[cols].mean()
+    # a prediction <= 0 (possible for the unbounded LSQ fits) has an infinite log error: the mean is
+    # reported over the other curves, with the number of such curves alongside
+    out["rmsle"] = g["rmsle_finite"].mean()
+    out["n_inf"] = g["rmsle"].apply(lambda v: int(np.sum(~np.isfinite(v))))
     out["rmsle_median"] = g["rmsle"].median()
     out["n"] = g.size()
     return out.reset_index()
@@ -359,7 +388,8 @@ def markdown_table(rows: list[dict[str, Any]], *, by: str = "group", order: Sequ
             if m not in sub.index:
                 continue
             r = sub.loc[m]
-            lines.append(f"| {key} | {m} | {int(r['n'])} | {_fmt(r['rmsle'])} | {_fmt(r['rmsle_median'])} | "
+            inf = f" ({int(r['n_inf'])} inf)" if r["n_inf"] else ""
+            lines.append(f"| {key} | {m} | {int(r['n'])} | {_fmt(r['rmsle'])}{inf} | {_fmt(r['rmsle_median'])} | "
                          f"{_fmt(r['lpd'], 2)} | {_fmt(r['cov50_obs'], 2)} | {_fmt(r['cov90_obs'], 2)} | "
                          f"{_fmt(r['cov50_mu'], 2)} | {_fmt(r['cov90_mu'], 2)} | {_fmt(r['time_s'], 1)} |")
         if published:
@@ -468,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="4 curves, 2 laws, 300 draws x 2 chains, 1 worker")
     p.add_argument("--every", type=int, default=1, help="every k-th revisiting_nsl curve per domain")
     p.add_argument("--offset", type=int, default=0, help="with --every k: take indices k*i + offset")
+    p.add_argument("--every-ic", type=int, default=None, help="every k-th IC curve (overrides --every for IC)")
+    p.add_argument("--every-nano", type=int, default=None, help="every k-th Nano curve (overrides --every-other)")
+    p.add_argument("--every-other", type=int, default=1, help="every k-th DD and Nano curve")
     p.add_argument("--no-others", action="store_true", help="revisiting_nsl curves only (no DD, Nano)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 2; 1 with --quick)")
     p.add_argument("--draws", type=int, default=None)
@@ -475,6 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--chains", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=HERE / "results" / "extrapolation")
+    p.add_argument("--baselines-only", action="store_true",
+                   help="only the least-squares baselines on the selected curves (writes baselines.md)")
+    p.add_argument("--baselines-from", type=Path, default=None,
+                   help="with --aggregate-only: take baseline records from this baselines_rows.jsonl")
     p.add_argument("--append", action="store_true", help="keep rows.jsonl of an earlier run and add curves")
     p.add_argument("--aggregate-only", action="store_true", help="rebuild table and figure from rows.jsonl")
     a = p.parse_args(argv)
@@ -482,18 +519,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = {"draws": a.draws or (300 if q else 1000), "tune": a.tune or (300 if q else 1000),
            "chains": a.chains or (2 if q else 4), "seed": a.seed, "laws": list(QUICK_LAWS if q else FULL_LAWS),
            "selection": "quick: " + ", ".join(QUICK_CURVES) if q else
-           ("all curves" if a.every == 1 and not a.no_others else
-            f"revisiting_nsl curves with index % {a.every} == {a.offset} within each domain (sorted by curve_id)"
-            + ("" if a.no_others else " + all DD and Nano curves"))}
+           ("all curves" if a.every == 1 and not a.no_others and not a.every_ic and not a.every_nano
+            and a.every_other == 1 else
+            f"revisiting_nsl curves with index % k == {a.offset} % k within each domain (sorted by curve_id), "
+            f"k = {a.every_ic or a.every} for IC, {a.every} for NMT/LM/BB"
+            + ("" if a.no_others else f" + DD curves with index % {a.every_other} == 0 and Nano curves with "
+               f"index % {a.every_nano or a.every_other} == 0 (sorted by name)"))}
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "rows.jsonl"
     if a.aggregate_only:
         rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
+        if a.baselines_from:  # baseline records from a (newer) --baselines-only run, for the same curves
+            new = [json.loads(x) for x in a.baselines_from.read_text().splitlines() if x.strip()]
+            done = {r["curve"] for r in rows}
+            rows = [r for r in rows if r["lpd"] is not None or "plot" in r] + [
+                r for r in new if r["curve"] in done]
         tp = a.out / "timings.json"
         timings = json.loads(tp.read_text()) if tp.exists() else []
         print(write_outputs(rows, timings, a.out, json.loads((a.out / "config.json").read_text())))
         return 0
-    curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others)
+    curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others,
+                           every_other=a.every_other, every_ic=a.every_ic, every_nano=a.every_nano)
+    if a.baselines_only:
+        rows = [r for c in curves for r in run_baselines(c)]
+        md = (f"Least-squares baselines alone on {len(curves)} curves ({cfg['selection']})\n\n"
+              + markdown_table(rows) + "\n\nPer domain:\n\n"
+              + markdown_table(rows, by="domain", order=("IC", "NMT", "LM", "BB", "DD", "Nano"), published=False))
+        (a.out / "baselines.md").write_text(md + "\n")
+        (a.out / "baselines_rows.jsonl").write_text("".join(json.dumps(r, default=float) + "\n" for r in rows))
+        print(md)
+        return 0
     first = {}
     for c in curves:
         first.setdefault(c.group, c.name)
@@ -510,8 +565,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows_path.write_text("")
     (a.out / "config.json").write_text(json.dumps(cfg))
     t0 = time.perf_counter()
-    # long IC curves first, so the pool does not end on one slow curve
-    todo = sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size))
+    # domains interleaved (so a run stopped early still covers every domain), long curves first within each
+    bydom: dict[str, list[Curve]] = {}
+    for c in sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size)):
+        bydom.setdefault(c.domain, []).append(c)
+    todo = [c for rnd in range(max(map(len, bydom.values()), default=0)) for lst in bydom.values()
+            if rnd < len(lst) for c in [lst[rnd]]]
     jobs = [(c, {**cfg, "plot_curve": first[c.group] if first[c.group] == c.name else None}) for c in todo]
     print(f"{len(curves)} curves, {workers} worker(s), settings {cfg}", flush=True)
     if workers == 1:

@@ -113,3 +113,9 @@ def test_select_curves_every_k_keeps_each_domain(data_dir):
     assert {c.domain for c in sub} == {"IC", "NMT", "LM", "BB", "DD", "Nano"}
     assert all(c.x_fit.max() < c.x_test.min() for c in sub)
     assert [c.name for c in ex.select_curves(curves, quick=True)] == list(ex.QUICK_CURVES)
+
+
+def test_bnsl_curve_with_grid_value_f1_zero_is_the_unbroken_law():
+    # f1 = 0 is on the reference grid; as Python floats it must not raise ZeroDivisionError
+    x = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(bl.bnsl1_curve(x, 0.1, 1.0, 0.5, 0.7, 2.0, 0.0), 0.1 + x ** -0.5)
