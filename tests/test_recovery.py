@@ -1,16 +1,21 @@
 """Layer 4: real NUTS parameter recovery for every law family on simulated data.
 
 Each test simulates from known parameters (``bayescale.simulate.TRUE_PARAMS``)
-with a fixed seed, fits with default priors, and checks that every true value
-lies inside its 94% equal-tailed posterior interval and that the fit has no
-divergences left.
+with a fixed seed, fits with default priors, and checks that the true values
+lie inside the posterior's 94% intervals and that the fit has no divergences
+left and no gross non-convergence (R-hat <= 1.05).
 
-With k parameters, "all inside 94%" fails by chance with probability about
-1 - 0.94^k even for a perfectly calibrated model (SBC in ``benchmarks/sbc.py``
-is the calibration test).  The seed is fixed at 0; an earlier seed (42) missed
-kaplan's alpha_N by 0.0001, and seeds 0-5 all recovered kaplan, so that miss
-was chance.  bnsl3 failed at every seed (R-hat up to 2.9) until chains were
-started at multi-start least-squares optima (``bayescale.init``).
+The 94% is family-wise: with k parameters (noise included) each interval has
+probability 1 - 0.06/k (Bonferroni), so a perfectly calibrated fit fails the
+test with probability about 6%, as one 94% interval would.  Checking each
+parameter at 94% separately fails by chance with probability 1 - 0.94^k
+(27% to 55% here): at seed 0, power_law's alpha (0.3 against [0.30024,
+0.30658]) and power_law_offset's E (1.7 against an upper end of 1.69993)
+missed that way, and at seed 42 kaplan's alpha_N missed by 0.0001 while seeds
+0-5 all recovered it.  Per-parameter calibration over many datasets is what
+``benchmarks/sbc.py`` measures.  bnsl3 failed at every seed (R-hat up to 2.9)
+until chains were started at multi-start least-squares optima
+(``bayescale.init``): that was a real defect, not chance.
 """
 
 import numpy as np
@@ -39,10 +44,13 @@ def test_parameter_recovery(name):
     law = bs.get_law(name)
     f = bs.fit(df, law=name, x=list(law.inputs), y="y", draws=500, tune=700, chains=4, seed=1,
                progressbar=False)
-    s = f.summary(prob=0.94)
-    lo, hi = [c for c in s.columns if c.startswith("eti")][:2]
     truth = {**TRUE_PARAMS[name], "sigma": noise}
+    s = f.summary(prob=1 - 0.06 / len(truth))
+    lo, hi = [c for c in s.columns if c.startswith("eti")][:2]
     outside = {k: (v, s.loc[k, lo], s.loc[k, hi]) for k, v in truth.items()
                if not s.loc[k, lo] <= v <= s.loc[k, hi]}
-    assert not outside, f"true values outside the 94% interval: {outside}"
-    assert f.diagnostics().divergences == 0, f.diagnostics()
+    assert not outside, f"true values outside the family-wise 94% intervals: {outside}"
+    diag = f.diagnostics()
+    # gross non-convergence (chains in different modes gave R-hat near 3 before bayescale.init);
+    # the stricter 1.01 of Fit.diagnostics() needs more draws than CI should spend here
+    assert diag.divergences == 0 and diag.max_rhat <= 1.05, diag
