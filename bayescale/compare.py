@@ -360,7 +360,7 @@ def _x_inner(ds) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- refitting
-_COMPILED: dict[Any, Any] = {}
+from .fit import _COMPILED  # noqa: E402  (compiled models shared with bayescale.fit; benchmarks count them)
 
 
 def _subset(ds, keep: np.ndarray):
@@ -371,54 +371,16 @@ def _subset(ds, keep: np.ndarray):
 
 
 def _nutpie_fit(law, ds, *, priors, likelihood, draws, tune, chains, target_accept, seed):
-    """Fit with a nutpie model compiled once per (law, likelihood, priors) and fed new data.
+    """Fit one law with nutpie on one core, through :func:`bayescale.fit.fit`.
 
-    Hand-written because ``bayescale.fit`` rebuilds and recompiles the model (about 20 s) on every
-    call, and a comparison refits each law many times (LFO, exact LOO).  The log-likelihood is
-    computed with numpy/scipy on the y scale (:func:`log_density`), the same density the model uses.
+    ``fit`` compiles each (law, likelihood, priors) once per process and swaps new data into the
+    compiled model, so the many refits of a comparison (LFO, exact LOO) cost seconds each; it also
+    starts chains at least-squares optima and applies the divergence remedy.
     """
-    import nutpie
-    import xarray as xr
+    from .fit import fit as _fit
 
-    from . import __version__
-    from .data import data_stats
-    from .fit import Fit
-    from .model import build_model, model_data, resolve_priors
-
-    resolved = resolve_priors(law, likelihood, priors)
-    key = (law.to_json(), likelihood, tuple(sorted((k, v.text) for k, v in resolved.items())))
-    if key not in _COMPILED:
-        _COMPILED[key] = nutpie.compile_pymc_model(build_model(law, ds, priors=priors, likelihood=likelihood))
-    cm = _COMPILED[key]
-    known = {v.name for v in cm.shared_var_keys}
-    model = cm.with_data(**{k: v for k, v in model_data(law, ds).items() if k in known})
-
-    def run(ta):
-        return nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=1, seed=seed,
-                             progress_bar=False, target_accept=ta)
-
-    tree = run(target_accept)
-    remedy = None
-    div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
-    if div and target_accept < 0.99:
-        remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
-        tree = run(0.99)
-        target_accept = 0.99
-    settings = {"law": law.name, "likelihood": likelihood, "priors": {k: v.text for k, v in resolved.items()},
-                "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
-                "sampler": "nutpie", "sampler_ran": "nutpie", "seed": seed, "remedy": remedy,
-                "bayescale_version": __version__}
-    f = Fit(tree=tree, law=law, data=ds, settings=settings)
-    ll = pointwise_log_lik(f, ds.inputs, ds.y).reshape(chains, draws, ds.n)
-    obs = np.arange(ds.n)
-    tree["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "obs"), ll)},
-                                        coords={"chain": tree["posterior"]["chain"].values,
-                                                "draw": tree["posterior"]["draw"].values, "obs": obs})
-    tree["observed_data"] = xr.Dataset({"y": ("obs", np.asarray(ds.y, float))}, coords={"obs": obs})
-    cdata = {k: ("obs", np.asarray(v, float)) for k, v in ds.inputs.items()}
-    cdata.update({k: ((), float(v)) for k, v in data_stats(ds.inputs, ds.y).items()})
-    tree["constant_data"] = xr.Dataset(cdata, coords={"obs": obs})
-    return f
+    return _fit(ds, law=law, priors=priors, likelihood=likelihood, draws=draws, tune=tune, chains=chains,
+                cores=1, target_accept=target_accept, sampler="nutpie", seed=seed, progressbar=False)
 
 
 def _refit(fit, ds, *, seed_offset: int = 0):
