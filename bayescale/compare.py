@@ -115,23 +115,11 @@ def log_density(
     studentt: ``log t_nu(log y; log mu, sigma) - log y`` (the Jacobian of ``log y``).
     ``sigma`` and ``nu`` are per-draw, shape (S,).
     """
-    from scipy import stats
+    from .fit import log_density as _density
 
-    y = np.asarray(y, dtype=float)[None, :]
-    mu = np.asarray(mu, dtype=float)
-    s = np.asarray(sigma, dtype=float).reshape(-1, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if likelihood == "lognormal":
-            out = stats.lognorm.logpdf(y, s=s, scale=mu)
-        elif likelihood == "normal":
-            out = stats.norm.logpdf(y, loc=mu, scale=s)
-        elif likelihood == "studentt":
-            if nu is None:
-                raise FitError("the studentt likelihood needs draws of nu")
-            out = stats.t.logpdf(np.log(y), df=np.asarray(nu, dtype=float).reshape(-1, 1),
-                                 loc=np.log(mu), scale=s) - np.log(y)
-        else:
-            raise FitError(f"unknown likelihood {likelihood!r}")
+    nu = None if nu is None else np.asarray(nu, dtype=float).reshape(-1, 1)
+    out = _density(np.asarray(y, dtype=float)[None, :], mu, likelihood=likelihood,
+                   sigma=np.asarray(sigma, dtype=float).reshape(-1, 1), nu=nu)
     return np.where(np.isfinite(out), out, -np.inf)
 
 

@@ -361,29 +361,43 @@ def _compiled_nutpie(model, key: tuple, values: Mapping[str, np.ndarray]):
     return compiled.with_data(**{k: v for k, v in values.items() if k in known})
 
 
+def log_density(y, mu, *, likelihood: str, sigma, nu=None) -> np.ndarray:
+    """Log density of ``y`` given expected values ``mu`` on the y scale; arguments broadcast.
+
+    lognormal: ``log N(log y; log mu, sigma) - log y``; normal: ``log N(y; mu, sigma)``;
+    studentt: ``log t_nu(log y; log mu, sigma) - log y`` (each with the Jacobian of ``log y``
+    where the noise is on log y). The model's own log-density is checked against these in the tests.
+    """
+    from scipy import stats
+
+    y, mu, sigma = (np.asarray(v, dtype=float) for v in (y, mu, sigma))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if likelihood == "lognormal":
+            return stats.norm.logpdf(np.log(y), np.log(mu), sigma) - np.log(y)
+        if likelihood == "normal":
+            return stats.norm.logpdf(y, mu, sigma)
+        if likelihood == "studentt":
+            if nu is None:
+                raise FitError("the studentt likelihood needs draws of nu")
+            return stats.t.logpdf(np.log(y), np.asarray(nu, dtype=float), np.log(mu), sigma) - np.log(y)
+    raise FitError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+
+
 def pointwise_log_likelihood(
     law: Law, likelihood: str, params: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray], y: np.ndarray
 ) -> np.ndarray:
     """Log density of each observation under each draw, on the y scale.
 
     ``params`` arrays have shape (...,); the result has shape (..., n). Computed with
-    scipy (the model's own log-density is checked against these formulas in the tests),
-    which avoids compiling a second PyTensor function for every fit.
+    scipy (:func:`log_density`), which avoids compiling a second PyTensor function per fit.
     """
-    from scipy import stats
-
     shape = np.shape(next(iter(params.values())))
     env = {k: np.asarray(params[k], dtype=float)[..., None] for k in law.param_names}
     mu = np.asarray(law.evaluate({k: np.asarray(v, dtype=float) for k, v in inputs.items()}, env), dtype=float)
     mu = np.broadcast_to(mu, (*shape, len(y)))
-    sigma = np.asarray(params["sigma"], dtype=float)[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if likelihood == "lognormal":
-            return stats.norm.logpdf(np.log(y), np.log(mu), sigma) - np.log(y)
-        if likelihood == "normal":
-            return stats.norm.logpdf(y, mu, sigma)
-        nu = np.asarray(params["nu"], dtype=float)[..., None]
-        return stats.t.logpdf(np.log(y), nu, np.log(mu), sigma) - np.log(y)
+    nu = np.asarray(params["nu"], dtype=float)[..., None] if likelihood == "studentt" else None
+    return log_density(y, mu, likelihood=likelihood, sigma=np.asarray(params["sigma"], dtype=float)[..., None],
+                       nu=nu)
 
 
 def _nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]]):
