@@ -153,7 +153,7 @@ def build_report(
     compare: Sequence[Any] = (),
     targets: Any = None,
     prob: float = 0.9,
-    seed: int = 0,
+    seed: int | None = None,
     fit_path: str | None = None,
     refits: int = 0,
     lfo: bool = False,
@@ -169,8 +169,9 @@ def build_report(
         Forecast scales; default 2x and 10x the largest observed scale.
     prob : float
         Probability of the forecast and parameter intervals.
-    seed : int
-        Seed of the new-observation draws and of the prior draws.
+    seed : int, optional
+        Seed of the new-observation draws and of the prior draws; defaults to the fit's own seed,
+        so the report's forecasts equal those of ``bayescale forecast``.
     refits : int
         With ``compare``: exact leave-one-out refits per law for points of high Pareto k (each one samples).
     lfo : bool
@@ -288,7 +289,7 @@ def build_report(
         sections.append(sec)
 
     # 5. prior vs posterior
-    fig, _ = plots.plot_prior_posterior(fit, seed=seed)
+    fig, _ = plots.plot_prior_posterior(fit, seed=0 if seed is None else seed)
     sec = Section("priors", "Prior and posterior")
     sec.blocks.append(Block("figure", png=_fig_png(fig), name="prior-posterior",
                             text="Each parameter's prior (outline; the fit's priors evaluated with its data "
@@ -615,7 +616,7 @@ def write_report(
     targets: Any = None,
     fmt: str = "html",
     prob: float = 0.9,
-    seed: int = 0,
+    seed: int | None = None,
     refits: int = 0,
     lfo: bool = False,
 ) -> Path:
@@ -634,7 +635,7 @@ def write_report(
     fmt : {"html", "md"}
     prob : float
         Interval probability of the forecast and parameter tables.
-    seed : int
+    seed : int, optional
     refits, lfo
         See :func:`build_report`.
     """
@@ -673,7 +674,7 @@ def register_cli(sub, add_sampling_args) -> None:
                    help="html (default; one self-contained page) or md (Markdown, figures in <stem>_files/); "
                         "default from the file suffix")
     r.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=None, help="seed of new-observation draws (default: the fit's seed)")
     r.add_argument("--refits", type=int, default=0, metavar="N",
                    help="with --compare: exact LOO refits per law for points of high Pareto k (default 0; each samples)")
     r.add_argument("--lfo", action="store_true",
