@@ -592,22 +592,13 @@ def _cmd_isoflop(a) -> int:
     return 0
 
 
-def _positive(text: str) -> float:
-    import argparse
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not np.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of FLOPs")
-    return v
-
-
 def register_cli(sub, add_sampling_args) -> None:
     """Add ``bayescale allocate`` and ``bayescale isoflop`` (neither samples, so no sampling options)."""
     p = sub.add_parser("allocate", help="compute-optimal N and D at given budgets from a saved two-input fit")
     p.add_argument("fit", help="netCDF file written by 'bayescale fit --out' (a law of N and D)")
+    from .cli import positive_number
+
+    _positive = positive_number("number of FLOPs")
     p.add_argument("--compute", nargs="+", type=_positive, required=True, metavar="C",
                    help="budgets in FLOPs, e.g. --compute 1e21 1e23 1e25")
     p.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")

@@ -28,14 +28,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"target scale {text!r} must be a positive number")
-    return v
+def positive_number(what: str):
+    """An argparse ``type`` accepting one finite number > 0; errors name ``what``."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be a positive number")
+        return v
+
+    return parse
+
+
+_positive_float = positive_number("target scale")
 
 
 def _prior_pair(text: str) -> tuple[str, str]:
@@ -71,7 +79,10 @@ def _parse_input_targets(law, items: Sequence[str]) -> dict[str, list[float]]:
                 + ",".join(f"{k}=VALUE" for k in law.inputs)
             )
         for k in law.inputs:
-            out[k].append(_positive_float(parts[k]))
+            try:
+                out[k].append(_positive_float(parts[k]))
+            except argparse.ArgumentTypeError as exc:
+                raise BayescaleError(f"{k}: {exc}") from None
     return out
 
 

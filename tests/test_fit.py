@@ -129,6 +129,10 @@ def test_two_input_forecast_and_cli_targets(tmp_path, capsys):
     assert rc == 0
     rec = json.loads(capsys.readouterr().out)["forecasts"][0]
     assert rec["x"] == {"N": 1e10, "D": 2e11}
+    for bad in ("N=-1,D=2e11", "N=abc,D=2e11", "N=1e10"):
+        assert main(["forecast", str(p), "--at-input", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "Traceback" not in err
 
 
 @pytest.mark.parametrize("likelihood", ["normal", "studentt"])
