@@ -542,12 +542,9 @@ def _print_allocation(fit, alloc: Allocation) -> None:
                   f"{_fmt(r[name + '_upper'])}]")
         if r["edge_fraction"] > 0:
             print(f"  WARNING: {r['edge_fraction']:.1%} of draws have no interior optimum at this budget")
-    if diag.ok:
-        print("\ndiagnostics: ok")
-    else:
-        print("\ndiagnostics: NOT OK - do not rely on these numbers:")
-        for p in diag.problems:
-            print(f"  - {p}")
+    from .cli import print_diagnostics
+
+    print_diagnostics(diag, lead="\n")
 
 
 def _cmd_allocate(a) -> int:

@@ -136,14 +136,19 @@ def _print_fit(fit, forecast=None) -> None:
               f"{r['r_hat']:>7.3f} {r['ess_bulk']:>9.0f}")
     print(f"\ndivergences: {diag.divergences}    max r_hat: {diag.max_rhat:.3f}    "
           f"min ess bulk/tail: {diag.min_ess_bulk:.0f}/{diag.min_ess_tail:.0f}")
-    if diag.ok:
-        print("diagnostics: ok")
-    else:
-        print("diagnostics: NOT OK - do not rely on these numbers:")
-        for p in diag.problems:
-            print(f"  - {p}")
+    print_diagnostics(diag)
     if forecast is not None:
         _print_forecast(forecast)
+
+
+def print_diagnostics(diag, lead: str = "") -> None:
+    """Print the verdict of :class:`bayescale.fit.Diagnostics` and each failed check."""
+    if diag.ok:
+        print(f"{lead}diagnostics: ok")
+    else:
+        print(f"{lead}diagnostics: NOT OK - do not rely on these numbers:")
+        for p in diag.problems:
+            print(f"  - {p}")
 
 
 def _print_forecast(fc) -> None:

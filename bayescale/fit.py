@@ -522,9 +522,7 @@ def fit(
     Fit
     """
     law = get_law(law)
-    if likelihood not in LIKELIHOODS:
-        raise FitError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
-    resolved = resolve_priors(law, likelihood, priors)
+    resolved = resolve_priors(law, likelihood, priors)  # also rejects an unknown likelihood
     if isinstance(data, Dataset):
         ds = data
         if likelihood != "normal" and np.any(ds.y <= 0):
