@@ -31,6 +31,15 @@ three ways:
    and at least 1 nat) of the best are tied, and ties go to the law with the
    fewest parameters.
 
+   LFO compares laws only when it can score every one of them: a law needs
+   as many distinct training scales as curve parameters, so on a short curve
+   (six points, say) the richer laws cannot be refitted below the held-out
+   scales.  Choosing among the laws LFO *could* score would silently drop the
+   others, so then the recommendation falls back to **PSIS-LOO** over all the
+   laws: the best ``elpd_loo``, with laws within ``max(1, dse)`` of it tied
+   and ties to the fewest parameters.  ``Comparison.recommended_by`` says
+   which rule chose.
+
 The break verdict
 -----------------
 On data from a single power law, LOO cannot prefer the unbroken law: the
@@ -497,6 +506,35 @@ def recommend(lfo: Mapping[str, LfoResult], n_params: Mapping[str, int]) -> str 
     return min(tied, key=lambda k: (n_params[k], -scored[k].mean_lpd))
 
 
+def recommend_by_loo(table: pd.DataFrame, n_params: Mapping[str, int]) -> str | None:
+    """Law with the best PSIS-LOO elpd; laws within ``max(1, dse)`` of it tie, and the simplest wins.
+
+    ``table`` is ``az.compare``'s output (``elpd_diff`` and ``dse`` against the best law).
+    """
+    if table.empty:
+        return None
+    tied = [str(nm) for nm, r in table.iterrows()
+            if float(r["elpd_diff"]) <= max(1.0, float(np.nan_to_num(r["dse"], nan=0.0)))]
+    return min(tied, key=lambda k: (n_params[k], -float(table.loc[k, "elpd"])))
+
+
+def choose_law(lfo: Mapping[str, LfoResult], table: pd.DataFrame,
+               n_params: Mapping[str, int]) -> tuple[str | None, str]:
+    """The recommended law and the rule that chose it (see the module docstring).
+
+    LFO decides when it scored every law; otherwise PSIS-LOO over all laws decides, and the rule
+    says which laws LFO could not score, so no law is dropped without a word.
+    """
+    if lfo:
+        unscored = [k for k, v in lfo.items() if not (v.lpd and np.isfinite(v.mean_lpd))]
+        if not unscored:
+            return recommend(lfo, n_params), "leave-future-out (best mean lpd, ties to the simplest)"
+        return (recommend_by_loo(table, n_params),
+                "PSIS-LOO (best elpd, ties to the simplest), because leave-future-out could not score "
+                + ", ".join(unscored))
+    return recommend_by_loo(table, n_params), "PSIS-LOO (best elpd, ties to the simplest; no leave-future-out)"
+
+
 # ----------------------------------------------------------------------------- compare
 @dataclass(frozen=True)
 class Comparison:
@@ -510,7 +548,8 @@ class Comparison:
         ``az.compare`` of the (refit-corrected) LOO results: rank, elpd_diff, dse, weight (stacking), ...
     lfo : dict of law name to LfoResult (empty when LFO was skipped)
     recommended : str or None
-        Law to forecast with (best LFO score, ties to the simplest).
+        Law to forecast with (best LFO score, ties to the simplest; PSIS-LOO when LFO could not
+        score every law).
     verdict : Verdict or None
         Break verdict when a broken law and the baseline were both compared.
     """
@@ -521,6 +560,7 @@ class Comparison:
     lfo: Mapping[str, LfoResult]
     recommended: str | None
     verdict: Verdict | None
+    recommended_by: str = ""
 
     @property
     def ranking(self) -> list[str]:
@@ -539,6 +579,7 @@ class Comparison:
             "refits": {k: list(v.refits) for k, v in self.loo.items()},
             "lfo": {k: v.to_dict() for k, v in self.lfo.items()},
             "recommended": self.recommended,
+            "recommended_by": self.recommended_by,
             "verdict": self.verdict.verdict if self.verdict else None,
             "verdict_details": self.verdict.to_dict() if self.verdict else None,
             "diagnostics": diags,
@@ -641,9 +682,10 @@ def compare(
     loos = {nm: loo_with_refits(f, max_refits=max_refits) for nm, f in got.items()}
     table = az.compare({nm: r.elpd_data for nm, r in loos.items()}, round_to="none")
     lfo_res = {nm: lfo_score(f, k=lfo_k) for nm, f in got.items()} if lfo else {}
-    rec = recommend(lfo_res, {nm: len(f.law.parameters) for nm, f in got.items()}) if lfo_res else None
+    rec, rec_by = choose_law(lfo_res, table, {nm: len(f.law.parameters) for nm, f in got.items()})
     verdict = _verdict_from(got, loos, baseline=baseline, prob=prob)
-    return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict)
+    return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict,
+                      recommended_by=rec_by)
 
 
 def _has(pkg: str) -> bool:
@@ -707,7 +749,7 @@ def _print_comparison(c: Comparison) -> None:
         for name, r in sorted(c.lfo.items(), key=lambda kv: -np.nan_to_num(kv[1].mean_lpd, nan=-np.inf)):
             print(f"{name:<18} {r.mean_lpd:>9.3f} {r.rmsle:>8.4f} {'ok' if r.ok else 'FAIL':>5}"
                   + (f"  ({'; '.join(r.problems)})" if r.problems else ""))
-        print(f"recommended law for forecasting (best LFO lpd, ties to the simplest): {c.recommended}")
+    print(f"recommended law for forecasting: {c.recommended}  (by {c.recommended_by})")
     v = c.verdict
     if v is None:
         print("\nbreak verdict: not applicable (compare a broken law, e.g. bnsl1, with power_law_offset)")

@@ -412,8 +412,7 @@ def _comparison_bs(mod, fits, warnings: list[str], *, refits: int, lfo: bool) ->
            f"{refits} per law). " if refits else
            "No exact refits were run for points with high Pareto k (bayescale report --refits N runs them). ")
         + f"Ranked first by LOO: {table.iloc[0]['model']}."
-        + (f" Recommended for forecasting (best leave-future-out score, ties to the simplest): {c.recommended}."
-           if c.recommended else "")
+        + (f" Recommended for forecasting: {c.recommended} (by {c.recommended_by})." if c.recommended else "")
     )))
     sec.blocks.append(Block("table", table=table, bad_rows=[
         r["diagnostics"] != "ok" or len(c.loo[r["model"]].unresolved) > 0 for _, r in table.iterrows()]))

@@ -18,8 +18,10 @@ For each curve bayescale fits each law family on its own -- ``power_law_offset``
 the fit points have at least 9 distinct scales, ``bnsl2`` -- through :func:`bayescale.compare.compare`
 (nutpie; each worker process compiles each law once and swaps the data in), and the **recommended**
 law is the one ``compare`` picks by leave-future-out on the fit points (best LFO mean lpd of the
-largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one se to the simplest law).  Exact
-LOO refits are switched off (``max_refits=0``): only the LFO recommendation is used here.
+largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one se to the simplest law); when LFO
+cannot score every law (a short curve has too few training scales for the richer laws), ``compare``
+recommends by PSIS-LOO over all the laws instead, and the row records which rule chose.  Exact LOO
+refits are switched off (``max_refits=0``).
 
 Metrics on the held-out points, per curve, then averaged per domain:
 
@@ -295,7 +297,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                      "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "time_s": None})
         if nm == rec:
             rows.append({**rows[-1], "method": "bayescale (recommended)", "time_s": t_bayes,
-                         "recommended_by_lfo": comp.recommended is not None, "laws_compared": laws,
+                         "recommended_by": comp.recommended_by.split(" ")[0], "laws_compared": laws,
                          "compiled_during_curve": compiled_here,
                          "verdict": comp.verdict.verdict if comp.verdict else None})
             if cfg.get("plot_curve") == curve.name:
@@ -405,7 +407,8 @@ def law_choice_table(rows: list[dict[str, Any]]) -> str:
     df = pd.DataFrame([r for r in rows if r["method"] == "bayescale (recommended)"])
     if df.empty:
         return ""
-    t = pd.crosstab(df["group"], df["law"])
+    by = df["recommended_by"].fillna("leave-future-out") if "recommended_by" in df else "leave-future-out"
+    t = pd.crosstab(df["group"], df["law"] + " (" + by.map(lambda b: "LOO" if b == "PSIS-LOO" else "LFO") + ")")
     lines = ["| group | " + " | ".join(t.columns) + " |", "|---|" + "---|" * len(t.columns)]
     for g, r in t.iterrows():
         lines.append(f"| {g} | " + " | ".join(str(int(v)) for v in r) + " |")
@@ -475,7 +478,8 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
             "Per group (language = NMT + LM + BB):", "", markdown_table(rows), "",
             "Per domain:", "", markdown_table(rows, by="domain", order=("IC", "NMT", "LM", "BB", "DD", "Nano"),
                                                published=False), "",
-            "Law chosen by leave-future-out on the fit points (curves per group):", "", law_choice_table(rows), ""]
+            "Law chosen on the fit points, and by which rule (LFO: leave-future-out; LOO: PSIS-LOO when LFO "
+            "could not score every law), curves per group:", "", law_choice_table(rows), ""]
     if timings:
         ws = {t["pid"]: t["warmup"] for t in timings}
         text += ["Compile (first fit minus warm fit on a simulated 30-point curve), per worker:", ""]

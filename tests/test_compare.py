@@ -12,8 +12,8 @@ from scipy import integrate, stats
 import bayescale as bs
 from bayescale import cli
 from bayescale.compare import (
-    VERDICTS, LfoResult, break_verdict, lfo_split, log_density, loo_with_refits, predictive_lpd,
-    recommend, rmsle,
+    VERDICTS, LfoResult, break_verdict, choose_law, lfo_split, log_density, loo_with_refits, predictive_lpd,
+    recommend, recommend_by_loo, rmsle,
 )
 
 RNG = np.random.default_rng(7)
@@ -156,6 +156,37 @@ def test_recommend_prefers_simpler_on_ties():
     assert recommend(lfo, {"power_law_offset": 3, "bnsl1": 6}) == "power_law_offset"
     lfo["bnsl1"] = LfoResult("bnsl1", 17, 3, (4.0, 5.0, 6.0), 0.01, True)
     assert recommend(lfo, {"power_law_offset": 3, "bnsl1": 6}) == "bnsl1"
+
+
+def _loo_table(elpd: dict[str, float], dse: dict[str, float]):
+    import pandas as pd
+
+    best = max(elpd.values())
+    t = pd.DataFrame({"elpd": elpd, "elpd_diff": {k: best - v for k, v in elpd.items()}, "dse": dse})
+    return t.sort_values("elpd", ascending=False)
+
+
+def test_recommend_by_loo_ties_go_to_the_simplest_law():
+    n = {"power_law_offset": 3, "bnsl1": 6}
+    assert recommend_by_loo(_loo_table({"bnsl1": 10.0, "power_law_offset": 9.5},
+                                       {"bnsl1": 0.0, "power_law_offset": 2.0}), n) == "power_law_offset"
+    assert recommend_by_loo(_loo_table({"bnsl1": 10.0, "power_law_offset": 2.0},
+                                       {"bnsl1": 0.0, "power_law_offset": 3.0}), n) == "bnsl1"
+
+
+def test_choose_law_falls_back_to_loo_when_lfo_cannot_score_every_law():
+    """On a 6-point curve LFO cannot refit bnsl1: choosing among the laws it scored would drop bnsl1."""
+    n = {"power_law_offset": 3, "bnsl1": 6}
+    table = _loo_table({"bnsl1": 12.0, "power_law_offset": 4.0}, {"bnsl1": 0.0, "power_law_offset": 2.0})
+    lfo = {"power_law_offset": LfoResult("power_law_offset", 5, 1, (2.0,), 0.01, True),
+           "bnsl1": LfoResult("bnsl1", 5, 1, (), float("nan"), False, ("too few scales",))}
+    law, rule = choose_law(lfo, table, n)
+    assert law == "bnsl1" and rule.startswith("PSIS-LOO") and "bnsl1" in rule
+    lfo["bnsl1"] = LfoResult("bnsl1", 5, 1, (0.5,), 0.01, True)  # now LFO scores both and decides
+    law, rule = choose_law(lfo, table, n)
+    assert law == "power_law_offset" and rule.startswith("leave-future-out")
+    law, rule = choose_law({}, table, n)
+    assert law == "bnsl1" and "no leave-future-out" in rule
 
 
 # ----------------------------------------------------------------------------- real comparison
