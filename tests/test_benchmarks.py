@@ -1,7 +1,10 @@
-"""Tests of the extrapolation benchmark's metrics and baseline fitters (no sampling)."""
+"""Tests of the extrapolation benchmark: its metrics and baseline fitters (no sampling), and a smoke run of
+``--quick`` (real sampling with tiny draws, the same command CI runs)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,3 +122,32 @@ def test_bnsl_curve_with_grid_value_f1_zero_is_the_unbroken_law():
     # f1 = 0 is on the reference grid; as Python floats it must not raise ZeroDivisionError
     x = np.array([1.0, 2.0, 4.0])
     np.testing.assert_allclose(bl.bnsl1_curve(x, 0.1, 1.0, 0.5, 0.7, 2.0, 0.0), 0.1 + x ** -0.5)
+
+
+# ----------------------------------------------------------------------------- smoke run
+@pytest.mark.slow
+def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/extrapolation.py --quick``: 4 curves (one per group), bayescale and the baselines."""
+    script = Path(ex.__file__)
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert {row["curve"] for row in rows} == set(ex.QUICK_CURVES)
+    for curve in ex.QUICK_CURVES:
+        methods = {row["method"] for row in rows if row["curve"] == curve}
+        assert {"bayescale (recommended)", "BNSL LSQ (grid+LM)", "M4", "power law LSQ"} <= methods
+    for row in rows:
+        if row["method"].startswith("bayescale"):
+            assert 0 < row["rmsle"] < 1 and np.isfinite(row["lpd"])
+            assert all(0 <= row[k] <= 1 for k in ("cov50_obs", "cov90_obs", "cov50_mu", "cov90_mu"))
+            assert row["cov90_obs"] >= row["cov50_obs"]
+        if row["method"] == "bayescale (recommended)":
+            assert row["law"] in ex.QUICK_LAWS and row["recommended_by"] in ("leave-future-out", "PSIS-LOO")
+            assert row["time_s"] > 0
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert all(w["warmup"][law]["compile_s"] > 0 for w in timings for law in w["warmup"])
+    table = (tmp_path / "table.md").read_text()
+    assert "bayescale (recommended)" in table and "NSL-PFN (published)" in table
+    assert "bayescale (recommended)" in r.stdout
+    assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
