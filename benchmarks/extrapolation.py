@@ -21,7 +21,10 @@ law is the one ``compare`` picks by leave-future-out on the fit points (best LFO
 largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one se to the simplest law); when LFO
 cannot score every law (a short curve has too few training scales for the richer laws), ``compare``
 recommends by PSIS-LOO over all the laws instead, and the row records which rule chose.  Exact LOO
-refits are switched off (``max_refits=0``).
+refits are switched off (``max_refits=0``).  **Stacked** is :meth:`bayescale.compare.Comparison.forecast`:
+the mixture of the laws' posterior predictive distributions with ``az.compare``'s stacking weights (from
+PSIS-LOO on the fit points), so no single law is bet on; its held-out lpd is the mixture's,
+``log sum_k w_k exp(lpd_k)``.
 
 Metrics on the held-out points, per curve, then averaged per domain:
 
@@ -65,7 +68,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -89,8 +92,8 @@ PUBLISHED = {
 FULL_LAWS = ("power_law_offset", "bnsl1", "bnsl2")
 QUICK_LAWS = ("power_law_offset", "bnsl1")
 QUICK_CURVES = ("IC|cal_5|BiT/50/1", "LM|val_loss|1.68e+07", "DD|df4k", "Nano|final_val_loss|0")
-METHOD_ORDER = ("bayescale (recommended)", "bayescale power_law_offset", "bayescale bnsl1", "bayescale bnsl2",
-                "BNSL LSQ (grid+LM)", "M4", "power law LSQ")
+METHOD_ORDER = ("bayescale (recommended)", "bayescale (stacked)", "bayescale power_law_offset", "bayescale bnsl1",
+                "bayescale bnsl2", "BNSL LSQ (grid+LM)", "M4", "power law LSQ")
 BASELINE_LABEL = {"bnsl_lsq": "BNSL LSQ (grid+LM)", "m4": "M4", "power_law_lsq": "power law LSQ"}
 
 
@@ -203,6 +206,37 @@ def coverage(lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((np.asarray(lower) <= y) & (y <= np.asarray(upper))))
 
 
+def forecast_coverage(forecast, y_test: np.ndarray) -> dict[str, float]:
+    """Coverage of the 50% and 90% intervals, of a new observation and of the expected value;
+    ``forecast(prob)`` returns a :class:`bayescale.Forecast` at the held-out scales."""
+    out = {}
+    for p in (0.5, 0.9):
+        t = forecast(p).table()
+        out[f"cov{int(p * 100)}_obs"] = coverage(t["obs_lower"], t["obs_upper"], y_test)
+        out[f"cov{int(p * 100)}_mu"] = coverage(t["lower"], t["upper"], y_test)
+    return out
+
+
+def stacked_metrics(comp, per_law: Mapping[str, Mapping[str, Any]], x_test: np.ndarray,
+                    y_test: np.ndarray) -> dict[str, Any]:
+    """Metrics of ``comp.forecast`` (the stacked mixture of the laws).
+
+    The held-out lpd is the mixture's exactly, ``log sum_k w_k exp(lpd_kj)`` from each law's pointwise
+    lpd; RMSLE and coverage come from the mixture's draws.
+    """
+    from scipy.special import logsumexp
+
+    w = comp.weights
+    lpd = logsumexp(np.array([per_law[k]["lpd_points"] for k in w]), axis=0,
+                    b=np.array([w[k] for k in w])[:, None])
+    fc = comp.forecast(x=x_test, prob=0.9)
+    out: dict[str, Any] = {"rmsle": rmsle(np.median(fc.expected, axis=0), y_test), "lpd": float(np.mean(lpd)),
+                           "weights": w}
+    out.update(forecast_coverage(lambda p: comp.forecast(x=x_test, prob=p), y_test))
+    out["diag_ok"] = bool(fc.reliable)
+    return out
+
+
 def bayes_metrics(fit, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
     """RMSLE, held-out lpd and interval coverage of a bayescale fit on held-out points."""
     from bayescale.model import NOISE_PRIORS
@@ -212,11 +246,9 @@ def bayes_metrics(fit, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]
     lik = fit.settings["likelihood"]
     nz = fit.draws(list(NOISE_PRIORS[lik]))
     lpd = heldout_lpd(mu=mu, y=y_test, sigma=nz["sigma"], likelihood=lik, nu=nz.get("nu"))
-    out: dict[str, Any] = {"rmsle": rmsle(np.median(mu, axis=0), y_test), "lpd": float(np.mean(lpd))}
-    for p in (0.5, 0.9):
-        t = fit.forecast(x=x_test, prob=p).table()
-        out[f"cov{int(p * 100)}_obs"] = coverage(t["obs_lower"], t["obs_upper"], y_test)
-        out[f"cov{int(p * 100)}_mu"] = coverage(t["lower"], t["upper"], y_test)
+    out: dict[str, Any] = {"rmsle": rmsle(np.median(mu, axis=0), y_test), "lpd": float(np.mean(lpd)),
+                           "lpd_points": lpd.tolist()}
+    out.update(forecast_coverage(lambda p: fit.forecast(x=x_test, prob=p), y_test))
     d = fit.diagnostics()
     out.update(diag_ok=bool(d.ok), divergences=int(d.divergences), max_rhat=float(d.max_rhat),
                remedy=fit.settings.get("remedy"))
@@ -290,11 +322,13 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     compiled_here = len(cmp._COMPILED) - n_compiled
     rec = comp.recommended or "power_law_offset"
     plot = None
+    per_law = {}
     for nm, f in comp.fits.items():
-        m = bayes_metrics(f, curve.x_test, curve.y_test)
+        m = per_law[nm] = bayes_metrics(f, curve.x_test, curve.y_test)
         lfo = comp.lfo.get(nm)
         rows.append({**base, "method": f"bayescale {nm}", "law": nm, "likelihood": lik, **m,
-                     "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "time_s": None})
+                     "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "loo_elpd": comp.loo[nm].elpd,
+                     "weight": comp.weights[nm], "time_s": None})
         if nm == rec:
             rows.append({**rows[-1], "method": "bayescale (recommended)", "time_s": t_bayes,
                          "recommended_by": comp.recommended_by.split(" ")[0], "laws_compared": laws,
@@ -309,6 +343,8 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                         "hi50": fc50["obs_upper"].tolist(), "law": nm,
                         "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
                         "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
+    rows.append({**base, "method": "bayescale (stacked)", "law": "stacked", "likelihood": lik,
+                 **stacked_metrics(comp, per_law, curve.x_test, curve.y_test), "time_s": None})
     for key, fitter in BASELINES.items():
         t0 = time.perf_counter()
         try:
@@ -429,7 +465,7 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
 
     df = pd.DataFrame([{k: r[k] for k in ("curve", "group", "method", "rmsle")} for r in rows])
     w = df.pivot_table(index=["group", "curve"], columns="method", values="rmsle", aggfunc="first")
-    single = [c for c in w.columns if c.startswith("bayescale ") and c != "bayescale (recommended)"]
+    single = [c for c in w.columns if c.startswith("bayescale ") and "(" not in c]
     w["oracle"] = w[single].min(axis=1)
 
     def pair(a: str, b: str, sub) -> str:
@@ -445,12 +481,15 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
         wins = float(np.mean((ok[a] < ok[b]) + 0.5 * (ok[a] == ok[b])))
         return f"{ok[a].mean():.4f} vs {ok[b].mean():.4f} ({wins:.0%} wins, n={len(ok)})"
 
-    lines = ["| group | recommended vs oracle law (law choice) | recommended vs BNSL LSQ | "
-             "power_law_offset: bayescale vs LSQ | bnsl1: bayescale vs BNSL LSQ |", "|---|---|---|---|---|"]
+    lines = ["| group | recommended vs oracle law (law choice) | stacked vs recommended | recommended vs BNSL LSQ | "
+             "stacked vs BNSL LSQ | power_law_offset: bayescale vs LSQ | bnsl1: bayescale vs BNSL LSQ |",
+             "|---|---|---|---|---|---|---|"]
     for g in [g for g in GROUPS if g in set(w.index.get_level_values(0))]:
         sub = w.loc[g]
         lines.append(f"| {g} | {pair('bayescale (recommended)', 'oracle', sub)} | "
+                     f"{pair('bayescale (stacked)', 'bayescale (recommended)', sub)} | "
                      f"{pair('bayescale (recommended)', 'BNSL LSQ (grid+LM)', sub)} | "
+                     f"{pair('bayescale (stacked)', 'BNSL LSQ (grid+LM)', sub)} | "
                      f"{pair('bayescale power_law_offset', 'power law LSQ', sub)} | "
                      f"{pair('bayescale bnsl1', 'BNSL LSQ (grid+LM)', sub)} |")
     return "\n".join(lines)

@@ -136,12 +136,15 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     assert {row["curve"] for row in rows} == set(ex.QUICK_CURVES)
     for curve in ex.QUICK_CURVES:
         methods = {row["method"] for row in rows if row["curve"] == curve}
-        assert {"bayescale (recommended)", "BNSL LSQ (grid+LM)", "M4", "power law LSQ"} <= methods
+        assert {"bayescale (recommended)", "bayescale (stacked)", "BNSL LSQ (grid+LM)", "M4",
+                "power law LSQ"} <= methods
     for row in rows:
         if row["method"].startswith("bayescale"):
             assert 0 < row["rmsle"] < 1 and np.isfinite(row["lpd"])
             assert all(0 <= row[k] <= 1 for k in ("cov50_obs", "cov90_obs", "cov50_mu", "cov90_mu"))
             assert row["cov90_obs"] >= row["cov50_obs"]
+        if row["method"] == "bayescale (stacked)":
+            assert sum(row["weights"].values()) == pytest.approx(1.0)
         if row["method"] == "bayescale (recommended)":
             assert row["law"] in ex.QUICK_LAWS and row["recommended_by"] in ("leave-future-out", "PSIS-LOO")
             assert row["time_s"] > 0

@@ -189,6 +189,46 @@ def test_choose_law_falls_back_to_loo_when_lfo_cannot_score_every_law():
     assert law == "bnsl1" and "no leave-future-out" in rule
 
 
+class _FcFit:
+    """A made-up posterior: forecast draws all equal to ``level`` (expected) and ``level + 1`` (observed)."""
+
+    def __init__(self, level: float, n: int):
+        self.level, self.n, self.settings = level, n, {"seed": 3}
+
+    def forecast(self, *, x, prob, seed):
+        m = np.size(x)
+        return bs.Forecast(inputs={"x": np.atleast_1d(x).astype(float)}, expected=np.full((self.n, m), self.level),
+                           observed=np.full((self.n, m), self.level + 1.0), prob=prob, reliable=self.level != 9)
+
+
+def _comparison(weights: dict[str, float], fits: dict):
+    import pandas as pd
+
+    from bayescale.compare import Comparison
+
+    return Comparison(fits=fits, loo={}, table=pd.DataFrame({"weight": weights}), lfo={}, recommended=None,
+                      verdict=None)
+
+
+def test_stacked_forecast_mixes_the_laws_draws_in_proportion_to_the_weights():
+    c = _comparison({"a": 0.75, "b": 0.25, "c": 0.0},
+                    {"a": _FcFit(1.0, 1000), "b": _FcFit(2.0, 800), "c": _FcFit(9.0, 1000)})
+    fc = c.forecast(x=[10.0, 20.0], prob=0.5)
+    assert fc.expected.shape == (800, 2)  # the smallest draw count of the laws with weight
+    assert np.sum(fc.expected[:, 0] == 1.0) == 600 and np.sum(fc.expected[:, 0] == 2.0) == 200
+    np.testing.assert_array_equal(fc.observed, fc.expected + 1.0)  # each draw keeps its own new observation
+    assert fc.reliable  # law c has no weight, so its failed diagnostics do not count
+    assert fc.table()["median"].tolist() == [1.0, 1.0]
+    t90 = c.forecast(x=[10.0, 20.0], prob=0.9).table()  # 5% and 95% quantiles of 600 ones and 200 twos
+    assert t90["lower"].tolist() == [1.0, 1.0] and t90["upper"].tolist() == [2.0, 2.0]
+    fc2 = c.forecast(x=[10.0, 20.0], prob=0.5, weights={"b": 1, "c": 1})
+    assert set(np.unique(fc2.expected)) == {2.0, 9.0} and not fc2.reliable
+    with pytest.raises(bs.LawError, match="not compared"):
+        c.forecast(x=[10.0], weights={"bnsl9": 1.0})
+    with pytest.raises(bs.FitError, match="all zero"):
+        c.forecast(x=[10.0], weights={"a": 0.0})
+
+
 # ----------------------------------------------------------------------------- real comparison
 SMALL = dict(draws=150, tune=200, chains=2, sampler="nutpie", seed=5)
 
