@@ -845,10 +845,28 @@ def _cmd_compare(a) -> int:
                 draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores, target_accept=a.target_accept,
                 sampler=a.sampler, seed=a.seed, lfo=not a.no_lfo, lfo_k=a.lfo_k, max_refits=a.max_refits,
                 baseline=a.baseline)
+    out = c.to_dict()
+    fcs = {}
+    if a.target:
+        from .cli import _targets
+
+        x = _targets(next(iter(c.fits.values())).law, a.target)
+        fcs = {"stacked": c.forecast(x=x, prob=a.prob)}
+        if c.recommended:
+            fcs[f"recommended ({c.recommended})"] = c.fits[c.recommended].forecast(x=x, prob=a.prob)
+        out["weights"] = c.weights
+        out["forecast"] = {k: f.to_records() for k, f in fcs.items()}
     if a.json:
-        print(json.dumps(c.to_dict(), default=float))
-    else:
-        _print_comparison(c)
+        print(json.dumps(out, default=float))
+        return 0
+    _print_comparison(c)
+    if fcs:
+        from .cli import _print_forecast
+
+        w = ", ".join(f"{k} {v:.3f}" for k, v in c.weights.items())
+        for name, fc in fcs.items():
+            print(f"\n{name}" + (f": mixture of the laws with stacking weights {w}" if name == "stacked" else ""))
+            _print_forecast(fc)
     return 0
 
 
@@ -865,6 +883,11 @@ def register_cli(sub, add_sampling_args: Callable) -> None:
     p.add_argument("--no-lfo", action="store_true", help="skip leave-future-out")
     p.add_argument("--max-refits", type=int, default=MAX_REFITS,
                    help=f"exact LOO refits per law for high Pareto k (default {MAX_REFITS})")
+    from .cli import positive_number  # cli builds the parser, so it is loaded already
+
+    p.add_argument("--target", nargs="+", type=positive_number("target scale"), default=[], metavar="X",
+                   help="forecast at these scales from the stacked mixture of the laws and from the recommended law")
+    p.add_argument("--prob", type=float, default=0.9, help="forecast interval probability (default 0.9)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_sampling_args(p)
     p.set_defaults(handler=_cmd_compare)

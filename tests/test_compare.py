@@ -294,9 +294,17 @@ def test_cli_compare_json(break_df, tmp_path, capsys):
     p = tmp_path / "d.csv"
     break_df.rename(columns={"x": "n", "y": "loss"}).to_csv(p, index=False)
     rc = cli.main(["compare", str(p), "--x", "n", "--y", "loss", "--laws", "power_law_offset,bnsl1", "--json",
-                   "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo"])
+                   "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo",
+                   "--target", "2e5", "1e6"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["recommended"] in ("power_law_offset", "bnsl1") and out["recommended_by"].startswith("PSIS-LOO")
+    assert sum(out["weights"].values()) == pytest.approx(1.0)
+    assert set(out["forecast"]) == {"stacked", f"recommended ({out['recommended']})"}
+    for recs in out["forecast"].values():
+        assert [r["x"] for r in recs] == [2e5, 1e6]
+        assert all(r["lower"] <= r["median"] <= r["upper"] and r["prob"] == 0.9 for r in recs)
+        assert all(r["observation"]["lower"] <= r["observation"]["upper"] for r in recs)
     assert {"ranking", "verdict", "verdict_details", "loo", "lfo", "refits", "diagnostics"} <= set(out)
     assert out["verdict"] in VERDICTS
     assert [r["law"] for r in out["ranking"]][0] == "bnsl1"
@@ -311,6 +319,14 @@ def test_cli_unknown_law_exits_2(tmp_path, capsys):
     rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--laws", "power_law_offset,nosuchlaw"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and "nosuchlaw" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_compare_bad_target_exits_2(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("x,y\n1,2\n10,1.5\n100,1.2\n")
+    rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--target", "-5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "target scale '-5' must be a positive number" in err and len(err.strip().splitlines()) == 1
 
 
 def test_compare_needs_two_laws(tmp_path, capsys):
