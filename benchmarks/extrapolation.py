@@ -458,15 +458,22 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
       points* (an oracle no forecaster has; the difference is what the choice on the fit points costs);
     * prior and posterior median against least squares, with the *same* law: bayescale
       ``power_law_offset`` against the power law LSQ, bayescale ``bnsl1`` against the BNSL grid + LM;
+    * the law with the best PSIS-LOO elpd on the fit points (no tie rule), evaluated post hoc from the
+      same fits, against the recommended law (the LFO rule);
     * "wins": share of curves where the first method has the lower RMSLE (ties count half); for the
       oracle, the share of curves where the recommended law was the best one.
     """
     import pandas as pd
 
-    df = pd.DataFrame([{k: r[k] for k in ("curve", "group", "method", "rmsle")} for r in rows])
+    df = pd.DataFrame([{k: r.get(k) for k in ("curve", "group", "method", "rmsle", "loo_elpd")} for r in rows])
     w = df.pivot_table(index=["group", "curve"], columns="method", values="rmsle", aggfunc="first")
     single = [c for c in w.columns if c.startswith("bayescale ") and "(" not in c]
     w["oracle"] = w[single].min(axis=1)
+    # the law with the best PSIS-LOO elpd on the fit points (no tie rule): a selection rule evaluated post hoc
+    loo = df[df["method"].isin(single)].dropna(subset=["loo_elpd"])
+    if not loo.empty:
+        best = loo.loc[loo.groupby("curve")["loo_elpd"].idxmax()].set_index("curve")["rmsle"]
+        w["LOO-best law"] = [best.get(c, np.nan) for c in w.index.get_level_values(1)]
 
     def pair(a: str, b: str, sub) -> str:
         if a not in sub or b not in sub:
@@ -481,13 +488,14 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
         wins = float(np.mean((ok[a] < ok[b]) + 0.5 * (ok[a] == ok[b])))
         return f"{ok[a].mean():.4f} vs {ok[b].mean():.4f} ({wins:.0%} wins, n={len(ok)})"
 
-    lines = ["| group | recommended vs oracle law (law choice) | stacked vs recommended | recommended vs BNSL LSQ | "
-             "stacked vs BNSL LSQ | power_law_offset: bayescale vs LSQ | bnsl1: bayescale vs BNSL LSQ |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| group | recommended vs oracle law (law choice) | stacked vs recommended | LOO-best law vs recommended | "
+             "recommended vs BNSL LSQ | stacked vs BNSL LSQ | power_law_offset: bayescale vs LSQ | "
+             "bnsl1: bayescale vs BNSL LSQ |", "|---|---|---|---|---|---|---|---|"]
     for g in [g for g in GROUPS if g in set(w.index.get_level_values(0))]:
         sub = w.loc[g]
         lines.append(f"| {g} | {pair('bayescale (recommended)', 'oracle', sub)} | "
                      f"{pair('bayescale (stacked)', 'bayescale (recommended)', sub)} | "
+                     f"{pair('LOO-best law', 'bayescale (recommended)', sub)} | "
                      f"{pair('bayescale (recommended)', 'BNSL LSQ (grid+LM)', sub)} | "
                      f"{pair('bayescale (stacked)', 'BNSL LSQ (grid+LM)', sub)} | "
                      f"{pair('bayescale power_law_offset', 'power law LSQ', sub)} | "
