@@ -16,11 +16,13 @@ default log-normal likelihood; a curve with a zero or negative value would be fi
 
 For each curve bayescale fits each law family on its own -- ``power_law_offset``, ``bnsl1`` and, where
 the fit points have at least 9 distinct scales, ``bnsl2`` -- through :func:`bayescale.compare.compare`
-(nutpie; each worker process compiles each law once and swaps the data in), and the **recommended**
-law is the one ``compare`` picks by leave-future-out on the fit points (best LFO mean lpd of the
-largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one se to the simplest law); when LFO
-cannot score every law (a short curve has too few training scales for the richer laws), ``compare``
-recommends by PSIS-LOO over all the laws instead, and the row records which rule chose.  Exact LOO
+(nutpie; each worker process compiles each law once and swaps the data in).  Two bayescale forecasts
+are scored: **stacked** (below; the forecast bayescale recommends) and the **chosen law**, the single
+law that ``compare`` recommends (``Comparison.recommended``), picked by leave-future-out on the fit
+points (best LFO mean lpd of the largest ``min(3, max(1, round(0.2 m)))`` fit scales, ties within one
+se to the simplest law); when LFO cannot score every law (a short curve has too few training scales
+for the richer laws), ``compare`` recommends by PSIS-LOO over all the laws instead, and the row
+records which rule chose.  Exact LOO
 refits are switched off (``max_refits=0``).  **Stacked** is :meth:`bayescale.compare.Comparison.forecast`:
 the mixture of the laws' posterior predictive distributions with ``az.compare``'s stacking weights (from
 PSIS-LOO on the fit points), so no single law is bet on; its held-out lpd is the mixture's,
@@ -51,8 +53,9 @@ Usage::
     python benchmarks/extrapolation.py --aggregate-only         # rebuild table/figure from rows.jsonl
 
 Outputs in ``--out`` (default ``benchmarks/results/extrapolation/``): ``rows.jsonl`` (one record per
-curve and method, written as curves finish), ``table.md``, ``per_curve.csv``, ``timings.json`` and
-``extrapolation.png``.
+curve and method, written as curves finish), ``timings.jsonl`` (one record per curve, written as
+curves finish: wall time and the worker's compile measurements), ``table.md``, ``per_curve.csv`` and
+``extrapolation.png``. Both ``.jsonl`` files survive an interrupted run; ``--append`` finishes it.
 """
 
 from __future__ import annotations
@@ -92,7 +95,12 @@ PUBLISHED = {
 FULL_LAWS = ("power_law_offset", "bnsl1", "bnsl2")
 QUICK_LAWS = ("power_law_offset", "bnsl1")
 QUICK_CURVES = ("IC|cal_5|BiT/50/1", "LM|val_loss|1.68e+07", "DD|df4k", "Nano|final_val_loss|0")
-METHOD_ORDER = ("bayescale (recommended)", "bayescale (stacked)", "bayescale power_law_offset", "bayescale bnsl1",
+# bayescale's forecast: the stacked mixture of the compared laws (Comparison.forecast), and the single law
+# that compare's rule chooses (Comparison.recommended: LFO, else PSIS-LOO), scored side by side
+STACKED = "bayescale (stacked)"
+CHOSEN = "bayescale (chosen law)"
+LEGACY_METHODS = {"bayescale (recommended)": CHOSEN}  # rows.jsonl written before the rename
+METHOD_ORDER = (STACKED, CHOSEN, "bayescale power_law_offset", "bayescale bnsl1",
                 "bayescale bnsl2", "BNSL LSQ (grid+LM)", "M4", "power law LSQ")
 BASELINE_LABEL = {"bnsl_lsq": "BNSL LSQ (grid+LM)", "m4": "M4", "power_law_lsq": "power law LSQ"}
 
@@ -300,7 +308,7 @@ def _laws_for(curve: Curve, laws: Sequence[str]) -> list[str]:
 
 
 def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fit one curve with bayescale (each law, the recommended one) and the baselines; one record per method."""
+    """Fit one curve with bayescale (each law, the chosen law, the stacked mixture) and the baselines; one record per method."""
     from baselines import BASELINES
 
     cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
@@ -330,7 +338,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                      "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "loo_elpd": comp.loo[nm].elpd,
                      "weight": comp.weights[nm], "time_s": None})
         if nm == rec:
-            rows.append({**rows[-1], "method": "bayescale (recommended)", "time_s": t_bayes,
+            rows.append({**rows[-1], "method": CHOSEN, "time_s": t_bayes,
                          "recommended_by": comp.recommended_by.split(" ")[0], "laws_compared": laws,
                          "compiled_during_curve": compiled_here,
                          "verdict": comp.verdict.verdict if comp.verdict else None})
@@ -343,7 +351,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                         "hi50": fc50["obs_upper"].tolist(), "law": nm,
                         "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
                         "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
-    rows.append({**base, "method": "bayescale (stacked)", "law": "stacked", "likelihood": lik,
+    rows.append({**base, "method": STACKED, "law": "stacked", "likelihood": lik,
                  **stacked_metrics(comp, per_law, curve.x_test, curve.y_test), "time_s": None})
     for key, fitter in BASELINES.items():
         t0 = time.perf_counter()
@@ -440,7 +448,7 @@ def markdown_table(rows: list[dict[str, Any]], *, by: str = "group", order: Sequ
 def law_choice_table(rows: list[dict[str, Any]]) -> str:
     import pandas as pd
 
-    df = pd.DataFrame([r for r in rows if r["method"] == "bayescale (recommended)"])
+    df = pd.DataFrame([r for r in rows if r["method"] == CHOSEN])
     if df.empty:
         return ""
     by = df["recommended_by"].fillna("leave-future-out") if "recommended_by" in df else "leave-future-out"
@@ -454,14 +462,14 @@ def law_choice_table(rows: list[dict[str, Any]]) -> str:
 def gap_table(rows: list[dict[str, Any]]) -> str:
     """Where bayescale's gap comes from, per group, from paired per-curve RMSLEs.
 
-    * law choice: the recommended law against the best bayescale law *chosen after seeing the held-out
+    * law choice: the chosen law (``Comparison.recommended``) against the best bayescale law *chosen after seeing the held-out
       points* (an oracle no forecaster has; the difference is what the choice on the fit points costs);
     * prior and posterior median against least squares, with the *same* law: bayescale
       ``power_law_offset`` against the power law LSQ, bayescale ``bnsl1`` against the BNSL grid + LM;
     * the law with the best PSIS-LOO elpd on the fit points (no tie rule), evaluated post hoc from the
-      same fits, against the recommended law (the LFO rule);
+      same fits, against the chosen law (the LFO rule);
     * "wins": share of curves where the first method has the lower RMSLE (ties count half); for the
-      oracle, the share of curves where the recommended law was the best one.
+      oracle, the share of curves where the chosen law was the best one.
     """
     import pandas as pd
 
@@ -488,16 +496,14 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
         wins = float(np.mean((ok[a] < ok[b]) + 0.5 * (ok[a] == ok[b])))
         return f"{ok[a].mean():.4f} vs {ok[b].mean():.4f} ({wins:.0%} wins, n={len(ok)})"
 
-    lines = ["| group | recommended vs oracle law (law choice) | stacked vs recommended | LOO-best law vs recommended | "
-             "recommended vs BNSL LSQ | stacked vs BNSL LSQ | power_law_offset: bayescale vs LSQ | "
+    lines = ["| group | chosen law vs oracle law (law choice) | stacked vs chosen law | LOO-best law vs chosen law | "
+             "stacked vs BNSL LSQ | chosen law vs BNSL LSQ | power_law_offset: bayescale vs LSQ | "
              "bnsl1: bayescale vs BNSL LSQ |", "|---|---|---|---|---|---|---|---|"]
     for g in [g for g in GROUPS if g in set(w.index.get_level_values(0))]:
         sub = w.loc[g]
-        lines.append(f"| {g} | {pair('bayescale (recommended)', 'oracle', sub)} | "
-                     f"{pair('bayescale (stacked)', 'bayescale (recommended)', sub)} | "
-                     f"{pair('LOO-best law', 'bayescale (recommended)', sub)} | "
-                     f"{pair('bayescale (recommended)', 'BNSL LSQ (grid+LM)', sub)} | "
-                     f"{pair('bayescale (stacked)', 'BNSL LSQ (grid+LM)', sub)} | "
+        lines.append(f"| {g} | {pair(CHOSEN, 'oracle', sub)} | {pair(STACKED, CHOSEN, sub)} | "
+                     f"{pair('LOO-best law', CHOSEN, sub)} | {pair(STACKED, 'BNSL LSQ (grid+LM)', sub)} | "
+                     f"{pair(CHOSEN, 'BNSL LSQ (grid+LM)', sub)} | "
                      f"{pair('bayescale power_law_offset', 'power law LSQ', sub)} | "
                      f"{pair('bayescale bnsl1', 'BNSL LSQ (grid+LM)', sub)} |")
     return "\n".join(lines)
@@ -554,6 +560,23 @@ def plot_results(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Records of ``rows.jsonl``, with method labels of older runs renamed (``LEGACY_METHODS``)."""
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    for r in rows:
+        r["method"] = LEGACY_METHODS.get(r["method"], r["method"])
+    return rows
+
+
+def read_timings(out: Path) -> list[dict[str, Any]]:
+    """Per-curve timing records of a run in ``out`` (``timings.jsonl``; ``timings.json`` of older runs)."""
+    if (out / "timings.jsonl").exists():
+        return [json.loads(x) for x in (out / "timings.jsonl").read_text().splitlines() if x.strip()]
+    if (out / "timings.json").exists():
+        return json.loads((out / "timings.json").read_text())
+    return []
+
+
 def write_outputs(rows, timings, out: Path, cfg) -> str:
     import pandas as pd
 
@@ -571,7 +594,7 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
             "Where the gap comes from (mean RMSLE over the curves both methods scored, paired):", "",
             gap_table(rows), ""]
     if timings:
-        ws = {t["pid"]: t["warmup"] for t in timings}
+        ws = {t["pid"]: t["warmup"] for t in timings if t.get("warmup")}
         text += ["Compile (first fit minus warm fit on a simulated 30-point curve), per worker:", ""]
         for pid, w in ws.items():
             text.append(f"- worker {pid}: " + "; ".join(
@@ -580,7 +603,6 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
         text += ["", f"Per-curve wall time after compile (bayescale fits + LFO refits + LOO + baselines): "
                      f"median {np.median(cs):.1f} s, max {cs.max():.1f} s, total {cs.sum():.0f} s over "
                      f"{cs.size} curves"]
-        (out / "timings.json").write_text(json.dumps(timings, indent=1))
     md = "\n".join(text)
     (out / "table.md").write_text(md + "\n")
     plot_results(rows, out / "extrapolation.png")
@@ -622,14 +644,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "rows.jsonl"
     if a.aggregate_only:
-        rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
+        rows = read_rows(rows_path)
         if a.baselines_from:  # baseline records from a (newer) --baselines-only run, for the same curves
             new = [json.loads(x) for x in a.baselines_from.read_text().splitlines() if x.strip()]
             done = {r["curve"] for r in rows}
             rows = [r for r in rows if r["lpd"] is not None or "plot" in r] + [
                 r for r in new if r["curve"] in done]
-        tp = a.out / "timings.json"
-        timings = json.loads(tp.read_text()) if tp.exists() else []
+        timings = read_timings(a.out)
         print(write_outputs(rows, timings, a.out, json.loads((a.out / "config.json").read_text())))
         return 0
     curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others,
@@ -648,15 +669,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         first.setdefault(c.group, c.name)
     workers = a.workers or (1 if q else 2)
     if a.append and rows_path.exists():  # add curves to an earlier run with the same settings
-        rows = [json.loads(x) for x in rows_path.read_text().splitlines() if x.strip()]
-        tp = a.out / "timings.json"
-        timings = json.loads(tp.read_text()) if tp.exists() else []
+        rows = read_rows(rows_path)
+        timings = read_timings(a.out)
         done = {r["curve"] for r in rows}
         curves = [c for c in curves if c.name not in done]
         cfg["selection"] += " (appended to an earlier run)"
     else:
         rows, timings = [], []
         rows_path.write_text("")
+        (a.out / "timings.jsonl").write_text("")
     (a.out / "config.json").write_text(json.dumps(cfg))
     t0 = time.perf_counter()
     # domains interleaved (so a run stopped early still covers every domain), long curves first within each
@@ -679,15 +700,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with rows_path.open("a") as fh:
             for r in rr:
                 fh.write(json.dumps(r, default=float) + "\n")
-        rec = next(r for r in rr if r["method"] == "bayescale (recommended)")
+        with (a.out / "timings.jsonl").open("a") as fh:
+            fh.write(json.dumps(timings[-1], default=float) + "\n")
+        rec = next(r for r in rr if r["method"] == CHOSEN)
+        st = next(r for r in rr if r["method"] == STACKED)
         bl = {r["law"]: r["rmsle"] for r in rr if r["lpd"] is None}
-        print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {rec['curve']}: {rec['law']} rmsle "
+        print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {rec['curve']}: stacked rmsle {st['rmsle']:.4f} "
+              f"lpd {st['lpd']:.2f} cov90 {st['cov90_obs']:.2f}; chosen {rec['law']} rmsle "
               f"{rec['rmsle']:.4f} lpd {rec['lpd']:.2f} cov90 {rec['cov90_obs']:.2f} | bnsl_lsq "
               f"{bl.get('bnsl_lsq', np.nan):.4f} m4 {bl.get('m4', np.nan):.4f} pl {bl.get('power_law_lsq', np.nan):.4f}"
               f" ({tm['curve_s']:.1f}s)", flush=True)
     if workers > 1:
         ex.shutdown()
-    (a.out / "timings.json").write_text(json.dumps(timings, indent=1))
     print(write_outputs(rows, timings, a.out, cfg))
     print(f"total {time.perf_counter() - t0:.0f} s; outputs in {a.out}")
     return 0

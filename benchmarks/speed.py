@@ -8,7 +8,7 @@ Prints
 * the warm fit time of ``bayescale.fit(law="bnsl1")`` on 30 simulated points with the default
   settings (draws = tune = 1000, 4 chains) and ``cores=2``: the median of 5 fits after a first one
   (the first compiles; later fits swap the data into the cached compiled model);
-* per-curve times of the extrapolation benchmark (from its ``timings.json`` when one exists, else
+* per-curve times of the extrapolation benchmark (from its ``timings.jsonl`` when one exists, else
   from a short run over ``--curves`` benchmark curves with the benchmark's settings).
 
 Targets: warm bnsl1 on 30 points <= 3 s on 2 cores; every benchmark curve < 10 min.
@@ -72,12 +72,19 @@ def warm_fits(law: str = "bnsl1", *, n: int = 5, cores: int = 2, draws: int = 10
     return float(first), times, divs
 
 
+def _read_timings(out: Path) -> list[dict]:
+    import extrapolation as ex
+
+    return ex.read_timings(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=5, help="warm fits to time (median reported)")
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--curves", type=int, default=0, help="benchmark curves to time here (0: read timings.json)")
-    p.add_argument("--timings", type=Path, default=HERE / "results" / "extrapolation" / "timings.json")
+    p.add_argument("--curves", type=int, default=0, help="benchmark curves to time here (0: read the last run's timings)")
+    p.add_argument("--results", type=Path, default=HERE / "results" / "extrapolation",
+                   help="output folder of the extrapolation run whose per-curve times to read")
     a = p.parse_args(argv)
     warnings.filterwarnings("ignore")
 
@@ -103,16 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             ex.run_curve(c, cfg)
             print(f"  {c.name}: {time.perf_counter() - t0:.1f} s ({c.x_fit.size} fit / {c.x_test.size} held-out points)")
-    elif a.timings.exists():
-        tm = json.loads(a.timings.read_text())
+    elif tm := _read_timings(a.results):
         cs = np.array([r["curve_s"] for r in tm])
-        print(f"per-curve times from {a.timings} ({cs.size} curves, after compile): median {np.median(cs):.1f} s, "
+        print(f"per-curve times from {a.results} ({cs.size} curves, after compile): median {np.median(cs):.1f} s, "
               f"90th percentile {np.quantile(cs, 0.9):.1f} s, max {cs.max():.1f} s "
               f"({'all' if cs.max() < 600 else 'NOT all'} under 10 min)")
         slow = sorted(tm, key=lambda r: -r["curve_s"])[:5]
         for r in slow:
             print(f"  {r['curve']}: {r['curve_s']:.1f} s")
-        ws = {r["pid"]: r["warmup"] for r in tm}
+        ws = {r["pid"]: r["warmup"] for r in tm if r.get("warmup")}
         for pid, w in ws.items():
             print(f"  worker {pid} compile: " + "; ".join(f"{k} {v['compile_s']:.1f} s (warm fit {v['warm_fit_s']:.2f} s)"
                                                          for k, v in w.items()))

@@ -124,6 +124,17 @@ def test_bnsl_curve_with_grid_value_f1_zero_is_the_unbroken_law():
     np.testing.assert_allclose(bl.bnsl1_curve(x, 0.1, 1.0, 0.5, 0.7, 2.0, 0.0), 0.1 + x ** -0.5)
 
 
+def test_rows_of_older_runs_are_read_with_current_labels(tmp_path):
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"curve": "c", "method": "bayescale (recommended)"}) + "\n"
+                                         + json.dumps({"curve": "c", "method": "M4"}) + "\n")
+    assert [r["method"] for r in ex.read_rows(tmp_path / "rows.jsonl")] == [ex.CHOSEN, "M4"]
+    assert ex.read_timings(tmp_path) == []
+    (tmp_path / "timings.json").write_text(json.dumps([{"curve": "c", "curve_s": 1.0}]))  # older runs
+    assert ex.read_timings(tmp_path)[0]["curve_s"] == 1.0
+    (tmp_path / "timings.jsonl").write_text(json.dumps({"curve": "c", "curve_s": 2.0}) + "\n")
+    assert ex.read_timings(tmp_path)[0]["curve_s"] == 2.0
+
+
 # ----------------------------------------------------------------------------- smoke run
 @pytest.mark.slow
 def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
@@ -136,7 +147,7 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     assert {row["curve"] for row in rows} == set(ex.QUICK_CURVES)
     for curve in ex.QUICK_CURVES:
         methods = {row["method"] for row in rows if row["curve"] == curve}
-        assert {"bayescale (recommended)", "bayescale (stacked)", "BNSL LSQ (grid+LM)", "M4",
+        assert {"bayescale (chosen law)", "bayescale (stacked)", "BNSL LSQ (grid+LM)", "M4",
                 "power law LSQ"} <= methods
     for row in rows:
         if row["method"].startswith("bayescale"):
@@ -145,12 +156,14 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
             assert row["cov90_obs"] >= row["cov50_obs"]
         if row["method"] == "bayescale (stacked)":
             assert sum(row["weights"].values()) == pytest.approx(1.0)
-        if row["method"] == "bayescale (recommended)":
+        if row["method"] == "bayescale (chosen law)":
             assert row["law"] in ex.QUICK_LAWS and row["recommended_by"] in ("leave-future-out", "PSIS-LOO")
             assert row["time_s"] > 0
-    timings = json.loads((tmp_path / "timings.json").read_text())
+    timings = ex.read_timings(tmp_path)
+    # one timing record per curve, written as the curve finished
+    assert sorted(t["curve"] for t in timings) == sorted({r["curve"] for r in rows})
     assert all(w["warmup"][law]["compile_s"] > 0 for w in timings for law in w["warmup"])
     table = (tmp_path / "table.md").read_text()
-    assert "bayescale (recommended)" in table and "NSL-PFN (published)" in table
-    assert "bayescale (recommended)" in r.stdout
+    assert "bayescale (chosen law)" in table and "NSL-PFN (published)" in table
+    assert "bayescale (chosen law)" in r.stdout
     assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
