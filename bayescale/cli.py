@@ -236,17 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse_where(items: Sequence[str]) -> dict[str, str]:
+    """``--where COL=VALUE ...`` as a mapping of column to value."""
+    where = {}
+    for w in items:
+        col, sep, val = w.partition("=")
+        if not sep or not col:
+            raise BayescaleError(f"--where {w!r} is not COL=VALUE, e.g. --where split=fit")
+        where[col] = val
+    return where
+
+
 def _cmd_fit(a) -> int:
     from .fit import fit
     from .laws import get_law
 
     law = get_law(a.law)
-    where = {}
-    for w in a.where:
-        col, sep, val = w.partition("=")
-        if not sep or not col:
-            raise BayescaleError(f"--where {w!r} is not COL=VALUE, e.g. --where split=fit")
-        where[col] = val
+    where = _parse_where(a.where)
     f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood, where=where or None,
             draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores,
             target_accept=a.target_accept, sampler=a.sampler, seed=a.seed,

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, stats
 
@@ -292,12 +293,14 @@ def test_plots(comparison):
 @pytest.mark.slow
 def test_cli_compare_json(break_df, tmp_path, capsys):
     p = tmp_path / "d.csv"
-    break_df.rename(columns={"x": "n", "y": "loss"}).to_csv(p, index=False)
+    held_out = pd.DataFrame({"x": [2e5, 1e6], "y": [50.0, 60.0], "split": "test"})  # absurd: must not be fitted
+    pd.concat([break_df.assign(split="fit"), held_out]).rename(columns={"x": "n", "y": "loss"}).to_csv(p, index=False)
     rc = cli.main(["compare", str(p), "--x", "n", "--y", "loss", "--laws", "power_law_offset,bnsl1", "--json",
                    "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo",
-                   "--target", "2e5", "1e6"])
+                   "--target", "2e5", "1e6", "--where", "split=fit"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["n_obs"] == len(break_df) and "split=fit" in out["data_source"]
     assert out["recommended"] in ("power_law_offset", "bnsl1") and out["recommended_by"].startswith("PSIS-LOO")
     assert sum(out["weights"].values()) == pytest.approx(1.0)
     assert set(out["forecast"]) == {"stacked", f"recommended ({out['recommended']})"}
