@@ -194,7 +194,9 @@ class LooResult:
 
     @property
     def pareto_k_max(self) -> float:
-        return float(np.nanmax(self.pareto_k)) if self.pareto_k else float("nan")
+        """Largest Pareto k over the points (NaN when no point has one, e.g. every term exact)."""
+        k = np.asarray(self.pareto_k, dtype=float)
+        return float(np.nanmax(k)) if np.isfinite(k).any() else float("nan")
 
     @property
     def ok(self) -> bool:

@@ -342,15 +342,16 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                          "recommended_by": comp.recommended_by.split(" ")[0], "laws_compared": laws,
                          "compiled_during_curve": compiled_here,
                          "verdict": comp.verdict.verdict if comp.verdict else None})
-            if cfg.get("plot_curve") == curve.name:
-                grid = np.geomspace(min(curve.x_fit.min(), curve.x_test.min()), curve.x_test.max(), 80)
-                fc = f.forecast(x=grid, prob=0.9).table()
-                fc50 = f.forecast(x=grid, prob=0.5).table()
-                plot = {"grid": grid.tolist(), "median": fc["median"].tolist(), "lo90": fc["obs_lower"].tolist(),
-                        "hi90": fc["obs_upper"].tolist(), "lo50": fc50["obs_lower"].tolist(),
-                        "hi50": fc50["obs_upper"].tolist(), "law": nm,
-                        "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
-                        "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
+    if cfg.get("plot_curve") == curve.name:  # the example curve of its group: the stacked forecast
+        grid = np.geomspace(min(curve.x_fit.min(), curve.x_test.min()), curve.x_test.max(), 80)
+        fc = comp.forecast(x=grid, prob=0.9).table()
+        fc50 = comp.forecast(x=grid, prob=0.5).table()
+        top = max(comp.weights, key=comp.weights.get)
+        plot = {"grid": grid.tolist(), "median": fc["median"].tolist(), "lo90": fc["obs_lower"].tolist(),
+                "hi90": fc["obs_upper"].tolist(), "lo50": fc50["obs_lower"].tolist(),
+                "hi50": fc50["obs_upper"].tolist(), "law": f"stacked ({top} {comp.weights[top]:.2f})",
+                "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
+                "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
     rows.append({**base, "method": STACKED, "law": "stacked", "likelihood": lik,
                  **stacked_metrics(comp, per_law, curve.x_test, curve.y_test), "time_s": None})
     for key, fitter in BASELINES.items():
