@@ -339,3 +339,16 @@ def test_compare_needs_two_laws(tmp_path, capsys):
     assert rc == 2 and "at least two laws" in capsys.readouterr().err
     with pytest.raises(bs.LawError):
         bs.compare(p, laws=["bnsl1", "bnsl1"], x="x")
+
+
+def test_compare_where_errors_name_the_fix(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("x,y,split\n1,2,fit\n10,1.5,fit\n100,1.2,test\n")
+    rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--where", "split"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--where 'split' is not COL=VALUE" in err and len(err.strip().splitlines()) == 1
+    rc = cli.main(["compare", str(p), "--x", "x", "--y", "y", "--where", "split=holdout"])
+    assert rc == 2 and "no row has split=holdout" in capsys.readouterr().err
+    ds = bs.load_data(p, x="x", y="y")
+    with pytest.raises(bs.DataError, match="already a Dataset"):
+        bs.compare(ds, laws=["power_law", "power_law_offset"], where={"split": "fit"})
