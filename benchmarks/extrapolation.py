@@ -288,7 +288,7 @@ def init_worker(cfg: dict[str, Any]) -> None:
         df = bs.simulate(law=law, x=x, noise=0.02, seed=1)
         ds = Dataset(inputs={"x": df["x"].to_numpy(float)}, y=df["y"].to_numpy(float), columns={"x": "x", "y": "y"},
                      source="simulated")
-        kw = dict(priors=None, likelihood="lognormal", draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
+        kw = dict(priors=None, likelihood=cfg.get("likelihood", "lognormal"), draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
                   target_accept=0.9, seed=0)
         t0 = time.perf_counter()
         cmp._nutpie_fit(bs.get_law(law), ds, **kw)
@@ -319,7 +319,8 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     base = {"curve": curve.name, "domain": curve.domain, "group": curve.group, "n_fit": int(curve.x_fit.size),
             "n_test": int(curve.x_test.size), "worker": _WORKER["pid"]}
     rows: list[dict[str, Any]] = []
-    lik = "lognormal" if np.all(curve.y_fit > 0) and np.all(curve.y_test > 0) else "normal"
+    positive = np.all(curve.y_fit > 0) and np.all(curve.y_test > 0)
+    lik = cfg.get("likelihood", "lognormal") if positive else "normal"
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
     laws = _laws_for(curve, cfg["laws"])
     n_compiled = len(cmp._COMPILED)
@@ -510,6 +511,28 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def versus_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], *, names: tuple[str, str]) -> str:
+    """Paired comparison of two runs (e.g. two likelihoods) on the curves both scored, per group.
+
+    For the stacked forecast and the chosen law: mean RMSLE, mean held-out lpd and 90% coverage of a
+    new observation, this run against the other, and the share of curves where this run's lpd is higher.
+    """
+    import pandas as pd
+
+    keep = ("curve", "group", "method", "rmsle", "lpd", "cov90_obs")
+    a = pd.DataFrame([{k: r.get(k) for k in keep} for r in rows if r["method"] in (STACKED, CHOSEN)])
+    b = pd.DataFrame([{k: r.get(k) for k in keep} for r in other if r["method"] in (STACKED, CHOSEN)])
+    m = a.merge(b, on=["curve", "group", "method"], suffixes=("_a", "_b"))
+    lines = [f"Paired: A = {names[0]}, B = {names[1]} ({m['curve'].nunique()} curves scored by both)", "",
+             "| group | method | curves | RMSLE A vs B | lpd A vs B (A higher on) | cov90 obs A vs B |",
+             "|---|---|---|---|---|---|"]
+    for (g, meth), d in m.groupby(["group", "method"]):
+        lines.append(f"| {g} | {meth} | {len(d)} | {d['rmsle_a'].mean():.4f} vs {d['rmsle_b'].mean():.4f} | "
+                     f"{d['lpd_a'].mean():.2f} vs {d['lpd_b'].mean():.2f} ({np.mean(d['lpd_a'] > d['lpd_b']):.0%}) | "
+                     f"{d['cov90_obs_a'].mean():.2f} vs {d['cov90_obs_b'].mean():.2f} |")
+    return "\n".join(lines)
+
+
 def plot_results(rows: list[dict[str, Any]], path: Path) -> Path:
     """Per-group RMSLE bars (with published figures as markers) and one example curve per group."""
     import matplotlib
@@ -586,7 +609,8 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
                                                                                        index=False)
     curves = sorted({r["curve"] for r in rows})
     text = [f"Extrapolation benchmark ({len(curves)} curves; draws={cfg['draws']}, tune={cfg['tune']}, "
-            f"chains={cfg['chains']}, laws={','.join(cfg['laws'])}; selection: {cfg['selection']})", "",
+            f"chains={cfg['chains']}, laws={','.join(cfg['laws'])}, likelihood={cfg.get('likelihood', 'lognormal')}; "
+            f"selection: {cfg['selection']})", "",
             "Per group (language = NMT + LM + BB):", "", markdown_table(rows), "",
             "Per domain:", "", markdown_table(rows, by="domain", order=("IC", "NMT", "LM", "BB", "DD", "Nano"),
                                                published=False), "",
@@ -624,6 +648,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tune", type=int, default=None)
     p.add_argument("--chains", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--likelihood", default="lognormal", choices=("lognormal", "studentt"),
+                   help="likelihood of every bayescale fit (curves with y <= 0 use normal)")
+    p.add_argument("--versus", type=Path, default=None, metavar="DIR",
+                   help="with --aggregate-only: paired comparison with the run in DIR on the curves both scored")
     p.add_argument("--out", type=Path, default=HERE / "results" / "extrapolation")
     p.add_argument("--baselines-only", action="store_true",
                    help="only the least-squares baselines on the selected curves (writes baselines.md)")
@@ -635,6 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     q = a.quick
     cfg = {"draws": a.draws or (300 if q else 1000), "tune": a.tune or (300 if q else 1000),
            "chains": a.chains or (2 if q else 4), "seed": a.seed, "laws": list(QUICK_LAWS if q else FULL_LAWS),
+           "likelihood": a.likelihood,
            "selection": "quick: " + ", ".join(QUICK_CURVES) if q else
            ("all curves" if a.every == 1 and not a.no_others and not a.every_ic and not a.every_nano
             and a.every_other == 1 else
@@ -652,6 +681,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = [r for r in rows if r["lpd"] is not None or "plot" in r] + [
                 r for r in new if r["curve"] in done]
         timings = read_timings(a.out)
+        if a.versus:
+            print(versus_table(rows, read_rows(a.versus / "rows.jsonl"), names=(str(a.out), str(a.versus))))
+            return 0
         print(write_outputs(rows, timings, a.out, json.loads((a.out / "config.json").read_text())))
         return 0
     curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others,

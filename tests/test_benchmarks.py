@@ -135,6 +135,17 @@ def test_rows_of_older_runs_are_read_with_current_labels(tmp_path):
     assert ex.read_timings(tmp_path)[0]["curve_s"] == 2.0
 
 
+def test_versus_table_pairs_runs_on_shared_curves():
+    def rec(curve, method, rmsle, lpd, cov):
+        return {"curve": curve, "group": "language", "method": method, "rmsle": rmsle, "lpd": lpd, "cov90_obs": cov}
+
+    a = [rec("c1", ex.STACKED, 0.01, 3.0, 0.9), rec("c2", ex.STACKED, 0.03, 1.0, 0.5), rec("c3", ex.STACKED, 9, 9, 1)]
+    b = [rec("c1", ex.STACKED, 0.02, 2.0, 0.8), rec("c2", ex.STACKED, 0.02, 2.0, 0.7), rec("c1", "M4", 0.5, None, None)]
+    t = ex.versus_table(a, b, names=("t", "lognormal"))
+    assert "(2 curves scored by both)" in t  # c3 is only in A, M4 is not a bayescale forecast
+    assert "| language | bayescale (stacked) | 2 | 0.0200 vs 0.0200 | 2.00 vs 2.00 (50%) | 0.70 vs 0.75 |" in t
+
+
 # ----------------------------------------------------------------------------- smoke run
 @pytest.mark.slow
 def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
