@@ -214,15 +214,28 @@ def coverage(lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((np.asarray(lower) <= y) & (y <= np.asarray(upper))))
 
 
-def forecast_coverage(forecast, y_test: np.ndarray) -> dict[str, float]:
+def forecast_coverage(forecast, y_test: np.ndarray) -> dict[str, Any]:
     """Coverage of the 50% and 90% intervals, of a new observation and of the expected value;
-    ``forecast(prob)`` returns a :class:`bayescale.Forecast` at the held-out scales."""
-    out = {}
+    ``forecast(prob)`` returns a :class:`bayescale.Forecast` at the held-out scales.
+
+    Also, per held-out point, whether it lies inside the new-observation intervals (``in50_obs_points``,
+    ``in90_obs_points``: lists of 0/1), for coverage by extrapolation distance (:func:`horizon_table`).
+    """
+    out: dict[str, Any] = {}
+    y = np.asarray(y_test, dtype=float)
     for p in (0.5, 0.9):
         t = forecast(p).table()
-        out[f"cov{int(p * 100)}_obs"] = coverage(t["obs_lower"], t["obs_upper"], y_test)
+        inside = (t["obs_lower"].to_numpy() <= y) & (y <= t["obs_upper"].to_numpy())
+        out[f"cov{int(p * 100)}_obs"] = float(np.mean(inside))
         out[f"cov{int(p * 100)}_mu"] = coverage(t["lower"], t["upper"], y_test)
+        out[f"in{int(p * 100)}_obs_points"] = inside.astype(int).tolist()
     return out
+
+
+def horizon(x_fit: np.ndarray, x_test: np.ndarray) -> list[float]:
+    """Extrapolation distance of each held-out point in decades beyond the largest fit scale,
+    ``log10(x / max x_fit)``."""
+    return np.log10(np.asarray(x_test, dtype=float) / np.max(x_fit)).tolist()
 
 
 def stacked_metrics(comp, per_law: Mapping[str, Mapping[str, Any]], x_test: np.ndarray,
@@ -239,7 +252,7 @@ def stacked_metrics(comp, per_law: Mapping[str, Mapping[str, Any]], x_test: np.n
                     b=np.array([w[k] for k in w])[:, None])
     fc = comp.forecast(x=x_test, prob=0.9)
     out: dict[str, Any] = {"rmsle": rmsle(np.median(fc.expected, axis=0), y_test), "lpd": float(np.mean(lpd)),
-                           "weights": w}
+                           "lpd_points": lpd.tolist(), "weights": w}
     out.update(forecast_coverage(lambda p: comp.forecast(x=x_test, prob=p), y_test))
     out["diag_ok"] = bool(fc.reliable)
     return out
@@ -318,6 +331,8 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
         init_worker(cfg)
     base = {"curve": curve.name, "domain": curve.domain, "group": curve.group, "n_fit": int(curve.x_fit.size),
             "n_test": int(curve.x_test.size), "worker": _WORKER["pid"]}
+    # decades beyond the largest fit scale, per held-out point (bayescale rows; for horizon_table)
+    hz = {"horizon": horizon(curve.x_fit, curve.x_test)}
     rows: list[dict[str, Any]] = []
     positive = np.all(curve.y_fit > 0) and np.all(curve.y_test > 0)
     lik = cfg.get("likelihood", "lognormal") if positive else "normal"
@@ -335,7 +350,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     for nm, f in comp.fits.items():
         m = per_law[nm] = bayes_metrics(f, curve.x_test, curve.y_test)
         lfo = comp.lfo.get(nm)
-        rows.append({**base, "method": f"bayescale {nm}", "law": nm, "likelihood": lik, **m,
+        rows.append({**base, **hz, "method": f"bayescale {nm}", "law": nm, "likelihood": lik, **m,
                      "lfo_mean_lpd": None if lfo is None else lfo.mean_lpd, "loo_elpd": comp.loo[nm].elpd,
                      "weight": comp.weights[nm], "time_s": None})
         if nm == rec:
@@ -353,7 +368,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                 "hi50": fc50["obs_upper"].tolist(), "law": f"stacked ({top} {comp.weights[top]:.2f})",
                 "x_fit": curve.x_fit.tolist(), "y_fit": curve.y_fit.tolist(),
                 "x_test": curve.x_test.tolist(), "y_test": curve.y_test.tolist()}
-    rows.append({**base, "method": STACKED, "law": "stacked", "likelihood": lik,
+    rows.append({**base, **hz, "method": STACKED, "law": "stacked", "likelihood": lik,
                  **stacked_metrics(comp, per_law, curve.x_test, curve.y_test), "time_s": None})
     for key, fitter in BASELINES.items():
         t0 = time.perf_counter()
@@ -511,6 +526,46 @@ def gap_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: Bins of extrapolation distance, in decades beyond the largest fit scale (every held-out point of the
+#: benchmark lies within 0.63 decades; IC, language and nanoGPT within 0.34).
+HORIZON_BINS = (0.0, 0.1, 0.2, 0.3, 0.7)
+
+
+def horizon_table(rows: list[dict[str, Any]], *, methods: Sequence[str] = (STACKED, CHOSEN)) -> str:
+    """Coverage and lpd of held-out points by extrapolation distance, per group, pooled over points.
+
+    For each group, method and bin of ``log10(x / max x_fit)`` (:data:`HORIZON_BINS`): the number of
+    held-out points and of curves they come from, the share inside the 50% and 90% new-observation
+    intervals, and the mean held-out lpd.  Pooled over points, so curves with many held-out points
+    (IC holds out up to 710) weigh more than in the per-curve means of :func:`markdown_table`.
+    """
+    import pandas as pd
+
+    recs = []
+    for r in rows:
+        if r["method"] not in methods or "horizon" not in r or "in90_obs_points" not in r:
+            continue
+        for j, h in enumerate(r["horizon"]):
+            recs.append({"group": r["group"], "method": r["method"], "curve": r["curve"], "h": h,
+                         "in50": r["in50_obs_points"][j], "in90": r["in90_obs_points"][j],
+                         "lpd": r["lpd_points"][j] if r.get("lpd_points") else np.nan})
+    if not recs:
+        return ""
+    df = pd.DataFrame(recs)
+    edges = list(HORIZON_BINS)
+    labels = [f"{a:.1f}-{b:.1f}" for a, b in zip(edges[:-1], edges[1:])]
+    df["bin"] = pd.cut(df["h"], edges, labels=labels, include_lowest=True, right=False)
+    lines = ["| group | method | decades beyond fit | points | curves | cov50 obs | cov90 obs | lpd (y scale) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for g in [g for g in GROUPS if g in set(df["group"])]:
+        for m in methods:
+            d = df[(df["group"] == g) & (df["method"] == m)]
+            for b, e in d.groupby("bin", observed=True):
+                lines.append(f"| {g} | {m} | {b} | {len(e)} | {e['curve'].nunique()} | {e['in50'].mean():.2f} | "
+                             f"{e['in90'].mean():.2f} | {_fmt(float(e['lpd'].mean()), 2)} |")
+    return "\n".join(lines)
+
+
 def versus_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], *, names: tuple[str, str]) -> str:
     """Paired comparison of two runs (e.g. two likelihoods) on the curves both scored, per group.
 
@@ -618,6 +673,10 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
             "could not score every law), curves per group:", "", law_choice_table(rows), "",
             "Where the gap comes from (mean RMSLE over the curves both methods scored, paired):", "",
             gap_table(rows), ""]
+    hz = horizon_table(rows)
+    if hz:
+        text += ["Held-out points by extrapolation distance (decades beyond the largest fit scale; pooled over "
+                 "points):", "", hz, ""]
     if timings:
         ws = {t["pid"]: t["warmup"] for t in timings if t.get("warmup")}
         text += ["Compile (first fit minus warm fit on a simulated 30-point curve), per worker:", ""]

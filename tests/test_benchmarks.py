@@ -146,6 +146,28 @@ def test_versus_table_pairs_runs_on_shared_curves():
     assert "| language | bayescale (stacked) | 2 | 0.0200 vs 0.0200 | 2.00 vs 2.00 (50%) | 0.70 vs 0.75 |" in t
 
 
+def test_horizon_is_decades_beyond_the_largest_fit_scale():
+    assert ex.horizon(np.array([1.0, 10.0, 100.0]), np.array([100.0, 1000.0, 316.2277660168379])) == \
+        pytest.approx([0.0, 1.0, 0.5])
+
+
+def test_horizon_table_pools_points_by_distance_bin():
+    def rec(curve, method, h, in50, in90, lpd):
+        return {"curve": curve, "group": "language", "method": method, "horizon": h, "in50_obs_points": in50,
+                "in90_obs_points": in90, "lpd_points": lpd}
+
+    rows = [rec("c1", ex.STACKED, [0.05, 0.15, 0.25], [1, 0, 0], [1, 1, 0], [3.0, 2.0, -1.0]),
+            rec("c2", ex.STACKED, [0.05, 0.06], [0, 0], [1, 0], [1.0, 2.0]),
+            rec("c1", "M4", [0.05], [1], [1], [0.0]),  # not a bayescale forecast: left out
+            {"curve": "c3", "group": "language", "method": ex.STACKED, "rmsle": 0.1}]  # older row: no points
+    t = ex.horizon_table(rows, methods=(ex.STACKED,))
+    assert "| language | bayescale (stacked) | 0.0-0.1 | 3 | 2 | 0.33 | 0.67 | 2.00 |" in t
+    assert "| language | bayescale (stacked) | 0.1-0.2 | 1 | 1 | 0.00 | 1.00 | 2.00 |" in t
+    assert "| language | bayescale (stacked) | 0.2-0.3 | 1 | 1 | 0.00 | 0.00 | -1.00 |" in t
+    assert "0.3-0.7" not in t  # empty bins are not printed
+    assert ex.horizon_table(rows[3:]) == ""
+
+
 # ----------------------------------------------------------------------------- smoke run
 @pytest.mark.slow
 def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
@@ -165,6 +187,10 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
             assert 0 < row["rmsle"] < 1 and np.isfinite(row["lpd"])
             assert all(0 <= row[k] <= 1 for k in ("cov50_obs", "cov90_obs", "cov50_mu", "cov90_mu"))
             assert row["cov90_obs"] >= row["cov50_obs"]
+            n = row["n_test"]
+            assert len(row["horizon"]) == len(row["in90_obs_points"]) == len(row["lpd_points"]) == n
+            assert all(h > 0 for h in row["horizon"])  # held-out points lie beyond the fit points
+            assert np.mean(row["in90_obs_points"]) == pytest.approx(row["cov90_obs"])
         if row["method"] == "bayescale (stacked)":
             assert sum(row["weights"].values()) == pytest.approx(1.0)
         if row["method"] == "bayescale (chosen law)":
@@ -176,5 +202,6 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     assert all(w["warmup"][law]["compile_s"] > 0 for w in timings for law in w["warmup"])
     table = (tmp_path / "table.md").read_text()
     assert "bayescale (chosen law)" in table and "NSL-PFN (published)" in table
+    assert "decades beyond fit" in table
     assert "bayescale (chosen law)" in r.stdout
     assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
