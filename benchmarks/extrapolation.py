@@ -566,6 +566,46 @@ def horizon_table(rows: list[dict[str, Any]], *, methods: Sequence[str] = (STACK
     return "\n".join(lines)
 
 
+def scatter(log_y: np.ndarray) -> float:
+    r"""Robust point-to-point noise sd of a densely sampled curve, from its second differences.
+
+    For ``log y_i = g(x_i) + e_i`` with iid noise of sd ``s`` and a trend ``g`` that is nearly
+    linear over three neighbouring points, ``Delta^2 log y_i = e_{i+2} - 2 e_{i+1} + e_i`` has sd
+    ``sqrt(6) s``, so ``s ~ median|Delta^2 log y| / (0.6745 sqrt 6)`` (0.6745: the normal's median
+    absolute value).  Curvature of the trend only adds to it, so it is an upper bound on curves
+    with few, widely spaced points.  NaN for fewer than 5 points.  (Written here because it is three
+    lines; no library estimator of this kind fits a curve's own order of points.)
+    """
+    d2 = np.diff(np.asarray(log_y, dtype=float), 2)
+    return float(np.median(np.abs(d2)) / (0.6745 * np.sqrt(6))) if d2.size >= 3 else float("nan")
+
+
+def noise_table(curves: Sequence[Curve]) -> str:
+    """Is the noise of the held-out points the noise of the fit points?  Per domain, medians over curves.
+
+    ``scatter`` (:func:`scatter`) of ``log y`` on the fit points, on the held-out points, and on the
+    held-out points averaged in consecutive blocks of ``k`` points, ``k`` the largest fit spacing in
+    units of the held-out spacing (what the held-out scatter would be if they were binned as densely
+    as the fit points).  Curves with fewer than 20 held-out points are left out.
+    """
+    by: dict[str, list[tuple[float, float, float, int]]] = {}
+    for c in curves:
+        if c.x_test.size < 20:
+            continue
+        ly = np.log(c.y_test)
+        k = max(1, int(round(np.diff(c.x_fit)[-1] / np.median(np.diff(c.x_test)))))
+        nb = ly.size // k
+        blocked = ly[: nb * k].reshape(nb, k).mean(axis=1)
+        by.setdefault(c.domain, []).append((scatter(np.log(c.y_fit)), scatter(ly), scatter(blocked), k))
+    lines = ["| domain | curves | fit points | held-out points | held-out, averaged in blocks of k | k (median) |",
+             "|---|---|---|---|---|---|"]
+    for d, v in by.items():
+        a = np.array(v, dtype=float)
+        med = np.nanmedian(a, axis=0)
+        lines.append(f"| {d} | {len(v)} | {med[0]:.4f} | {med[1]:.4f} | {med[2]:.4f} | {med[3]:.0f} |")
+    return "\n".join(lines)
+
+
 def versus_table(rows: list[dict[str, Any]], other: list[dict[str, Any]], *, names: tuple[str, str]) -> str:
     """Paired comparison of two runs (e.g. two likelihoods) on the curves both scored, per group.
 
@@ -673,6 +713,8 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
             "could not score every law), curves per group:", "", law_choice_table(rows), "",
             "Where the gap comes from (mean RMSLE over the curves both methods scored, paired):", "",
             gap_table(rows), ""]
+    text += ["Point-to-point noise sd of log y (median over curves with >= 20 held-out points; `scatter`):", "",
+             noise_table([c for c in load_curves() if c.name in set(curves)]), ""]
     hz = horizon_table(rows)
     if hz:
         text += ["Held-out points by extrapolation distance (decades beyond the largest fit scale; pooled over "

@@ -146,6 +146,29 @@ def test_versus_table_pairs_runs_on_shared_curves():
     assert "| language | bayescale (stacked) | 2 | 0.0200 vs 0.0200 | 2.00 vs 2.00 (50%) | 0.70 vs 0.75 |" in t
 
 
+def test_scatter_recovers_iid_noise_around_a_smooth_trend():
+    rng = np.random.default_rng(3)
+    x = np.linspace(1e9, 3e9, 4000)
+    trend = np.log(0.2 + 300 * x ** -0.3)
+    assert ex.scatter(trend + rng.normal(0, 0.01, x.size)) == pytest.approx(0.01, rel=0.05)
+    assert ex.scatter(trend) < 1e-6  # a smooth curve has (almost) no scatter
+    assert np.isnan(ex.scatter(np.array([0.1, 0.2, 0.3, 0.4])))
+
+
+def test_noise_table_sees_binned_fit_points():
+    # fit points: averages of 25 raw checkpoints each; held-out points: raw checkpoints (5 times the noise sd)
+    rng = np.random.default_rng(4)
+    g = lambda x: 0.3 + 50 * x ** -0.3  # noqa: E731
+    raw_x = np.arange(1, 30001) * 1e5
+    raw_y = g(raw_x) * np.exp(rng.normal(0, 0.01, raw_x.size))
+    xf, yf = raw_x[:25000].reshape(-1, 25).mean(axis=1), np.exp(np.log(raw_y[:25000]).reshape(-1, 25).mean(axis=1))
+    c = ex.Curve(name="sim", domain="IC", x_fit=xf, y_fit=yf, x_test=raw_x[25000:], y_test=raw_y[25000:])
+    row = ex.noise_table([c]).splitlines()[-1]
+    fit, held, blocked, k = (float(v) for v in row.strip("|").split("|")[2:])
+    assert k == 25 and held == pytest.approx(0.01, rel=0.1)
+    assert fit == pytest.approx(0.002, rel=0.2) and blocked == pytest.approx(0.002, rel=0.2)
+
+
 def test_horizon_is_decades_beyond_the_largest_fit_scale():
     assert ex.horizon(np.array([1.0, 10.0, 100.0]), np.array([100.0, 1000.0, 316.2277660168379])) == \
         pytest.approx([0.0, 1.0, 0.5])
@@ -202,6 +225,6 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     assert all(w["warmup"][law]["compile_s"] > 0 for w in timings for law in w["warmup"])
     table = (tmp_path / "table.md").read_text()
     assert "bayescale (chosen law)" in table and "NSL-PFN (published)" in table
-    assert "decades beyond fit" in table
+    assert "decades beyond fit" in table and "Point-to-point noise" in table
     assert "bayescale (chosen law)" in r.stdout
     assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
