@@ -400,21 +400,65 @@ def pointwise_log_likelihood(
                        nu=nu)
 
 
-def _nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]]):
-    """An ``initial_point_func`` for nutpie that hands each chain the next start (flat, in nutpie's order)."""
+def _nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]], chain_seeds: Sequence[int] = ()):
+    """An ``initial_point_func`` for nutpie that hands each chain its own start (flat, in nutpie's order).
+
+    nutpie calls the function once per chain, with that chain's seed, from the chains' threads, so the
+    order of the calls depends on thread scheduling.  The start is therefore chosen by the rank of the
+    chain's seed among ``chain_seeds`` (:func:`_chain_seeds`), which makes the pairing of chain and
+    start, and so the draws, reproducible from the fit's seed.  A seed not among them (a retried
+    initialisation, or no seed) takes the next start in call order.
+    """
     import threading
 
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     flats = [np.concatenate([np.atleast_1d(np.asarray(s[n], dtype=float)).ravel() for n in names]) for s in starts]
+    rank = {int(s): i for i, s in enumerate(sorted(int(s) for s in chain_seeds))}
     lock, count = threading.Lock(), [0]
 
     def initial_point(seed=None):
-        with lock:
-            i = count[0] % len(flats)
-            count[0] += 1
-        return flats[i].copy()
+        i = rank.get(None if seed is None else int(seed))
+        if i is None:
+            with lock:
+                i = count[0]
+                count[0] += 1
+        return flats[i % len(flats)].copy()
 
     return initial_point
+
+
+#: (seed, chains) -> the per-chain seeds nutpie hands to ``initial_point_func``.
+_CHAIN_SEEDS: dict[tuple[int, int], tuple[int, ...]] = {}
+
+
+def _chain_seeds(compiled, *, seed: int | None, chains: int, point: np.ndarray) -> tuple[int, ...]:
+    """The seeds nutpie gives its chains for ``seed`` (empty for ``seed=None``), found once per process.
+
+    nutpie derives each chain's seed from the sampling seed and the chain alone (checked: the same set
+    for any draws, tune and cores), but does not expose them; a one-draw run that records them is the
+    only way to learn them.  It costs about 0.1 s, once per (seed, chains).
+    """
+    import dataclasses
+    import threading
+
+    import nutpie
+
+    if seed is None:
+        return ()
+    key = (int(seed), int(chains))
+    if key not in _CHAIN_SEEDS:
+        seen: list[int] = []
+        lock = threading.Lock()
+
+        def record(s=None):
+            with lock:
+                seen.append(int(s))
+            return point.copy()
+
+        nutpie.sample(dataclasses.replace(compiled, initial_point_func=record), draws=1, tune=1, chains=chains,
+                      cores=1, seed=seed, progress_bar=False)
+        _CHAIN_SEEDS[key] = tuple(seen[:chains])
+    return _CHAIN_SEEDS[key]
 
 
 def _pymc_initvals(starts):
@@ -438,7 +482,9 @@ def _sample(model, *, law, ds, likelihood, priors_key, sampler, draws, tune, cha
 
         compiled = _compiled_nutpie(model, (law.to_json(), likelihood, priors_key), model_data(law, ds))
         if starts:
-            compiled = dataclasses.replace(compiled, initial_point_func=_nutpie_starts(model, starts))
+            first = _nutpie_starts(model, starts)()
+            seeds = _chain_seeds(compiled, seed=seed, chains=chains, point=first)
+            compiled = dataclasses.replace(compiled, initial_point_func=_nutpie_starts(model, starts, seeds))
         tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                              target_accept=target_accept, progress_bar=progressbar, save_warmup=False)
     else:

@@ -140,3 +140,55 @@ def test_other_likelihoods_fit_and_forecast(pl_offset_df, likelihood):
     f = bs.fit(pl_offset_df, law="power_law_offset", likelihood=likelihood, **TINY)
     assert "sigma" in f.param_names and (("nu" in f.param_names) == (likelihood == "studentt"))
     assert np.isfinite(f.forecast(x=[1e6]).observed).all()
+
+
+def test_chain_starts_follow_the_chain_seed_not_the_call_order():
+    """nutpie calls initial_point_func from the chains' threads in whatever order they start; the start a
+    chain gets must depend on its seed alone, or the same fit seed gives different draws under load."""
+    import pymc as pm
+
+    from bayescale.fit import _nutpie_starts
+
+    with pm.Model() as m:
+        pm.Normal("a", 0, 1)
+        pm.Normal("b", 0, 1, shape=2)
+    starts = [{"a": np.array(float(i)), "b": np.array([i, -i], dtype=float)} for i in range(4)]
+    seeds = [907, 13, 4410, 52]
+    by_seed = {}
+    for order in ([0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]):
+        f = _nutpie_starts(m, starts, seeds)
+        got = {seeds[k]: f(seeds[k])[0] for k in order}
+        by_seed.setdefault("first", got)
+        assert got == by_seed["first"]
+    assert sorted(by_seed["first"].values()) == [0.0, 1.0, 2.0, 3.0]  # every chain its own start
+    # without known seeds: call order (the fallback for seed=None)
+    f = _nutpie_starts(m, starts)
+    assert [f(s)[0] for s in (5, 6, 7, 8, 9)] == [0.0, 1.0, 2.0, 3.0, 0.0]
+
+
+def test_chain_seeds_are_those_nutpie_hands_its_chains(pl_offset_df):
+    import dataclasses
+    import threading
+
+    import nutpie
+
+    from bayescale.fit import _chain_seeds
+    from bayescale.model import build_model, resolve_priors
+    from bayescale.data import load_data
+
+    law = bs.get_law("power_law_offset")
+    ds = load_data(pl_offset_df, x="x", y="y", inputs=law.inputs)
+    compiled = nutpie.compile_pymc_model(build_model(law, ds, priors=resolve_priors(law, "lognormal")))
+    point = np.full(compiled.n_dim, 0.1)
+    seeds = _chain_seeds(compiled, seed=11, chains=3, point=point)
+    assert len(set(seeds)) == 3 and _chain_seeds(compiled, seed=None, chains=3, point=point) == ()
+    seen, lock = [], threading.Lock()
+
+    def record(s=None):
+        with lock:
+            seen.append(int(s))
+        return point.copy()
+
+    nutpie.sample(dataclasses.replace(compiled, initial_point_func=record), draws=20, tune=20, chains=3, cores=2,
+                  seed=11, progress_bar=False)
+    assert sorted(seen) == sorted(seeds)

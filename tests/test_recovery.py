@@ -16,6 +16,13 @@ missed that way, and at seed 42 kaplan's alpha_N missed by 0.0001 while seeds
 ``benchmarks/sbc.py`` measures.  bnsl3 failed at every seed (R-hat up to 2.9)
 until chains were started at multi-start least-squares optima
 (``bayescale.init``): that was a real defect, not chance.
+
+Tuning is the library's default (1000 steps; draws are cut to 500 for CI
+time).  With 700 tuning steps bnsl2 kept 1 divergence after the automatic
+refit at target_accept 0.99 once each chain's start was tied to its seed; it
+had passed before only because nutpie's threads happened to pair chains and
+starts differently (see ``bayescale.fit._nutpie_starts``).  Single leftover
+divergences in break laws are the funnel that ``benchmarks/sbc.py`` measures.
 """
 
 import numpy as np
@@ -42,7 +49,7 @@ def test_parameter_recovery(name):
     design, noise = CASES[name]
     df = bs.simulate(law=name, x=design, noise=noise, seed=0)
     law = bs.get_law(name)
-    f = bs.fit(df, law=name, x=list(law.inputs), y="y", draws=500, tune=700, chains=4, seed=1,
+    f = bs.fit(df, law=name, x=list(law.inputs), y="y", draws=500, tune=1000, chains=4, seed=1,
                progressbar=False)
     truth = {**TRUE_PARAMS[name], "sigma": noise}
     s = f.summary(prob=1 - 0.06 / len(truth))
