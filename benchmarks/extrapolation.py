@@ -208,10 +208,15 @@ def heldout_lpd(*, mu: np.ndarray, y: np.ndarray, sigma: np.ndarray, likelihood:
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
 
 
+def inside(lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether each ``y`` lies inside its ``[lower, upper]``."""
+    y = np.asarray(y, dtype=float)
+    return (np.asarray(lower, dtype=float) <= y) & (y <= np.asarray(upper, dtype=float))
+
+
 def coverage(lower: np.ndarray, upper: np.ndarray, y: np.ndarray) -> float:
     """Share of ``y`` inside ``[lower, upper]``."""
-    y = np.asarray(y, dtype=float)
-    return float(np.mean((np.asarray(lower) <= y) & (y <= np.asarray(upper))))
+    return float(np.mean(inside(lower, upper, y)))
 
 
 def forecast_coverage(forecast, y_test: np.ndarray) -> dict[str, Any]:
@@ -222,13 +227,12 @@ def forecast_coverage(forecast, y_test: np.ndarray) -> dict[str, Any]:
     ``in90_obs_points``: lists of 0/1), for coverage by extrapolation distance (:func:`horizon_table`).
     """
     out: dict[str, Any] = {}
-    y = np.asarray(y_test, dtype=float)
     for p in (0.5, 0.9):
         t = forecast(p).table()
-        inside = (t["obs_lower"].to_numpy() <= y) & (y <= t["obs_upper"].to_numpy())
-        out[f"cov{int(p * 100)}_obs"] = float(np.mean(inside))
+        obs = inside(t["obs_lower"], t["obs_upper"], y_test)
+        out[f"cov{int(p * 100)}_obs"] = float(np.mean(obs))
         out[f"cov{int(p * 100)}_mu"] = coverage(t["lower"], t["upper"], y_test)
-        out[f"in{int(p * 100)}_obs_points"] = inside.astype(int).tolist()
+        out[f"in{int(p * 100)}_obs_points"] = obs.astype(int).tolist()
     return out
 
 
