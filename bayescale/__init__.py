@@ -10,13 +10,16 @@ credible intervals for both the expected value and a new observation.
 >>> f.forecast(x=[1e6], prob=0.9).table()                       # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .errors import BayescaleError, DataError, FitError, LawError, PriorError  # noqa: E402
-from .laws import Law, get_law, list_laws, load_law, make_law  # noqa: E402
-from .data import Dataset, load_data, data_dir  # noqa: E402
-from .model import build_model, resolve_priors  # noqa: E402
-from .fit import Fit, Forecast, fit, load  # noqa: E402
+from .spec.laws import Law, get_law, list_laws, load_law, make_law  # noqa: E402
+from .spec.data import Dataset, load_data, data_dir  # noqa: E402
+from .spec.likelihoods import LIKELIHOODS, Likelihood, get_likelihood  # noqa: E402
+from .spec.resolve import resolve_priors  # noqa: E402
+from .inference.model import build_model  # noqa: E402
+from .inference.config import FitConfig  # noqa: E402
+from .inference.fit import Fit, Forecast, fit, load, refit  # noqa: E402
 from .simulate import simulate, TRUE_PARAMS  # noqa: E402
 from .prior_predictive import prior_predictive  # noqa: E402
 
@@ -24,8 +27,9 @@ __all__ = [
     "BayescaleError", "DataError", "FitError", "LawError", "PriorError",
     "Law", "get_law", "list_laws", "load_law", "make_law",
     "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
-    "Fit", "Forecast", "fit", "load", "simulate", "TRUE_PARAMS",
+    "Fit", "Forecast", "FitConfig", "fit", "refit", "load", "simulate", "TRUE_PARAMS",
+    "LIKELIHOODS", "Likelihood", "get_likelihood",
     "prior_predictive",
 ]
-from .allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
-from .compare import Comparison, compare  # noqa: E402,F401  (bayescale.compare is the function; the module stays importable)
+from .inference.allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
+from .evaluate.compare import Comparison, compare  # noqa: E402,F401

@@ -33,10 +33,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .data import Dataset, data_stats, load_data
-from .errors import DataError, PriorError
-from .laws import Law, get_law, stat_names
-from .model import LIKELIHOODS, NOISE_PRIORS, resolve_priors
+from .errors import BayescaleError, DataError, PriorError
+from .predictive import expected_draws, observation_draws, target_inputs
+from .spec.data import Dataset, data_stats, load_data, stat_names
+from .spec.laws import Law, get_law
+from .spec.likelihoods import get_likelihood
+from .spec.resolve import resolve_priors
 
 __all__ = ["PriorPredictive", "prior_predictive", "prior_draws", "stats_for"]
 
@@ -159,7 +161,7 @@ def prior_draws(
                 continue
             out[p.name] = np.broadcast_to(np.asarray(resolved[p.name].draw(env | out, rng, draws), float),
                                           (draws,)).copy()
-        for n in NOISE_PRIORS[likelihood]:
+        for n in get_likelihood(likelihood).noise_names:
             out[n] = np.broadcast_to(np.asarray(resolved[n].draw(env | out, rng, draws), float), (draws,)).copy()
     return out
 
@@ -175,7 +177,7 @@ def _dataset(law: Law, data: Any, columns: Mapping[str, str] | None, likelihood:
         raise DataError(f"columns= names unknown key(s) {', '.join(sorted(unknown))}; "
                         f"use the law's inputs ({', '.join(law.inputs)}) and 'y'")
     x = {k: cols.get(k, k) for k in law.inputs}
-    return load_data(data, x=x, y=cols.get("y", "y"), inputs=law.inputs, positive_y=likelihood != "normal")
+    return load_data(data, x=x, y=cols.get("y", "y"), inputs=law.inputs, positive_y=get_likelihood(likelihood).positive_y)
 
 
 def prior_predictive(
@@ -217,11 +219,11 @@ def prior_predictive(
     -------
     PriorPredictive
     """
-    from .fit import _target_inputs, simulate_noise
-
     law = get_law(law)
-    if likelihood not in LIKELIHOODS:
-        raise PriorError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+    try:
+        lik = get_likelihood(likelihood)
+    except BayescaleError as exc:
+        raise PriorError(str(exc)) from None
     ds = _dataset(law, data, columns, likelihood) if data is not None else None
     st: dict[str, float] = dict(data_stats(ds.inputs, ds.y)) if ds is not None else {}
     st.update({k: float(v) for k, v in (stats or {}).items()})
@@ -233,14 +235,10 @@ def prior_predictive(
             x = np.geomspace(float(v.min()), float(v.max()), 60)
         else:
             x = {k: ds.inputs[k] for k in law.inputs}
-    inputs = _target_inputs(law, x)
+    inputs = target_inputs(law, x)
     params = prior_draws(law, stats=st, likelihood=likelihood, priors=priors, draws=draws, seed=seed)
-    lp = {k: params[k][:, None] for k in law.param_names}
-    xin = {k: v[None, :] for k, v in inputs.items()}
-    m = len(next(iter(inputs.values())))
-    with np.errstate(all="ignore"):
-        mu = np.broadcast_to(np.asarray(law.evaluate(xin, lp), dtype=float), (draws, m)).copy()
-        noise = {n: params[n] for n in NOISE_PRIORS[likelihood]}
-        obs = simulate_noise(mu, likelihood, noise, np.random.default_rng(None if seed is None else seed + 1))
+    mu = expected_draws(law, params, inputs)
+    noise = {n: params[n] for n in lik.noise_names}
+    obs = observation_draws(mu, lik, noise, np.random.default_rng(None if seed is None else seed + 1))
     return PriorPredictive(law=law, likelihood=likelihood, inputs=inputs, params=params,
                            expected=mu, observed=obs, stats=st)

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import FitError
-from .laws import Law, get_law
+from .predictive import observation_draws
+from .spec.laws import Law, get_law
 
 __all__ = ["simulate", "TRUE_PARAMS", "default_design"]
 
@@ -81,8 +82,6 @@ def simulate(
     DataFrame
         One column per law input and ``y``; ``attrs["params"]`` holds the truth.
     """
-    from .fit import simulate_noise
-
     law = get_law(law)
     if params is None:
         if law.name not in TRUE_PARAMS:
@@ -100,7 +99,7 @@ def simulate(
     xin = {k: np.repeat(v, repeats) for k, v in xin.items()}
     mu = np.asarray(law.evaluate(xin, {k: float(params[k]) for k in law.param_names}), dtype=float)
     rng = np.random.default_rng(seed)
-    y = simulate_noise(mu[None, :], likelihood, {"sigma": np.array([noise]), "nu": np.array([4.0])}, rng)[0]
+    y = observation_draws(mu[None, :], likelihood, {"sigma": np.array([noise]), "nu": np.array([4.0])}, rng)[0]
     df = pd.DataFrame({**xin, "y": y})
     df.attrs["params"] = dict(params)
     df.attrs["noise"] = noise

@@ -23,7 +23,7 @@ points (best LFO mean lpd of the largest ``min(3, max(1, round(0.2 m)))`` fit sc
 se to the simplest law); when LFO cannot score every law (a short curve has too few training scales
 for the richer laws), ``compare`` recommends by PSIS-LOO over all the laws instead, and the row
 records which rule chose.  Exact LOO
-refits are switched off (``max_refits=0``).  **Stacked** is :meth:`bayescale.compare.Comparison.forecast`:
+refits are switched off (``max_refits=0``).  **Stacked** is :meth:`bayescale.evaluate.compare.Comparison.forecast`:
 the mixture of the laws' posterior predictive distributions with ``az.compare``'s stacking weights (from
 PSIS-LOO on the fit points), so no single law is bet on; its held-out lpd is the mixture's,
 ``log sum_k w_k exp(lpd_k)``.
@@ -202,7 +202,7 @@ def heldout_lpd(*, mu: np.ndarray, y: np.ndarray, sigma: np.ndarray, likelihood:
     """
     from scipy.special import logsumexp
 
-    from bayescale.compare import log_density
+    from bayescale.evaluate.compare import log_density
 
     ll = log_density(y, mu, likelihood=likelihood, sigma=sigma, nu=nu)
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
@@ -264,12 +264,10 @@ def stacked_metrics(comp, per_law: Mapping[str, Mapping[str, Any]], x_test: np.n
 
 def bayes_metrics(fit, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
     """RMSLE, held-out lpd and interval coverage of a bayescale fit on held-out points."""
-    from bayescale.model import NOISE_PRIORS
-
     inputs = {fit.law.inputs[0]: np.asarray(x_test, float)}
     mu = fit.expected(inputs)
     lik = fit.settings["likelihood"]
-    nz = fit.draws(list(NOISE_PRIORS[lik]))
+    nz = fit.draws(fit.likelihood.noise_names)
     lpd = heldout_lpd(mu=mu, y=y_test, sigma=nz["sigma"], likelihood=lik, nu=nz.get("nu"))
     out: dict[str, Any] = {"rmsle": rmsle(np.median(mu, axis=0), y_test), "lpd": float(np.mean(lpd)),
                            "lpd_points": lpd.tolist()}
@@ -297,7 +295,7 @@ def init_worker(cfg: dict[str, Any]) -> None:
     _quiet()
     import bayescale as bs
     cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
-    from bayescale.data import Dataset
+    from bayescale.spec.data import Dataset
 
     times = {}
     x = np.logspace(2, 5, 30)
@@ -329,7 +327,7 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     from baselines import BASELINES
 
     cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
-    from bayescale.data import Dataset
+    from bayescale.spec.data import Dataset
 
     if "pid" not in _WORKER:
         init_worker(cfg)

@@ -24,7 +24,7 @@ with the statistics of the simulated data) tests a different joint model than it
 per law, the statistics are fixed once from a *pilot dataset* (the law's
 :data:`bayescale.simulate.TRUE_PARAMS` on the design, 2% noise, seed 0); every statistic in every
 prior formula is replaced by its numeric value (see :func:`fixed_priors`), and those *same* prior
-strings are used to draw ``theta_s`` (through :meth:`bayescale.priors.Prior.draw`) and passed
+strings are used to draw ``theta_s`` (through :meth:`bayescale.spec.priors.Prior.draw`) and passed
 to ``bayescale.fit(priors=...)``.  The prior used for simulating is therefore exactly the prior
 used for fitting; what SBC tests is the model code, the parameterisation and the sampler under
 each law's default prior *shape* (at the scale of a realistic dataset).  The data statistics
@@ -168,7 +168,7 @@ def design(law) -> dict[str, np.ndarray]:
 def reference_stats(law, x: Mapping[str, np.ndarray]) -> dict[str, float]:
     """Data statistics of the pilot dataset: TRUE_PARAMS on the design, 2% noise, seed 0."""
     import bayescale as bs
-    from bayescale.data import data_stats
+    from bayescale.spec.data import data_stats
 
     df = bs.simulate(law=law, x=x, noise=0.02, seed=0)
     return data_stats({k: df[k].to_numpy() for k in law.inputs}, df["y"].to_numpy())
@@ -185,7 +185,7 @@ def fixed_priors(law, stats: Mapping[str, float], likelihood: str = "lognormal")
     parentheses, so ``log(y_ref)`` becomes e.g. ``log((2.71))``; the result parses with the same
     formula grammar and no longer depends on the data.
     """
-    from bayescale.model import resolve_priors
+    from bayescale.spec.resolve import resolve_priors
 
     pat = re.compile(r"\b(" + "|".join(map(re.escape, sorted(stats, key=len, reverse=True))) + r")\b")
     out = {}
@@ -201,7 +201,7 @@ def draw_prior(law, priors: Mapping[str, str], rng: np.random.Generator) -> dict
     Ordered break positions are drawn jointly as the sorted values of iid draws from their
     common prior (the joint law the model samples).
     """
-    from bayescale.priors import parse_prior
+    from bayescale.spec.priors import parse_prior
 
     parsed = {k: parse_prior(v, param=k) for k, v in priors.items()}
     theta: dict[str, float] = {}
@@ -246,7 +246,7 @@ def run_law(task: tuple) -> dict[str, Any]:
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     import bayescale as bs
-    from bayescale.data import Dataset
+    from bayescale.spec.data import Dataset
 
     law = bs.get_law(law_name)
     x = design(law)

@@ -40,8 +40,8 @@ def cold_compile(law: str = "bnsl1") -> float:
     import nutpie
 
     import bayescale as bs
-    from bayescale.data import Dataset
-    from bayescale.model import build_model
+    from bayescale.spec.data import Dataset
+    from bayescale.inference.model import build_model
 
     df = bs.simulate(law=law, x=np.logspace(2, 5, 30), noise=0.02, seed=1)
     ds = Dataset(inputs={"x": df["x"].to_numpy(float)}, y=df["y"].to_numpy(float), columns={"x": "x", "y": "y"})

@@ -10,7 +10,7 @@ import pytest
 
 import bayescale as bs
 from bayescale.cli import main
-from bayescale.allocation import Allocation, allocate_draws, chinchilla_closed_form, isoflop_data
+from bayescale.inference.allocation import Allocation, allocate_draws, chinchilla_closed_form, isoflop_data
 from bayescale.errors import DataError, FitError
 
 #: Tiny sampling settings: these tests check plumbing, not the posterior.

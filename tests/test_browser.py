@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayescale.report import write_report
+from bayescale.present.report import write_report
 
 # Run after load: count images, broken images (not decoded: naturalWidth 0), tables and sections,
 # and write the counts on <body> where --dump-dom shows them.

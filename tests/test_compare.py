@@ -12,7 +12,7 @@ from scipy import integrate, stats
 
 import bayescale as bs
 from bayescale import cli
-from bayescale.compare import (
+from bayescale.evaluate.compare import (
     VERDICTS, LfoResult, break_verdict, choose_law, lfo_split, log_density, loo_with_refits, predictive_lpd,
     recommend, recommend_by_loo, rmsle,
 )
@@ -125,7 +125,7 @@ def test_studentt_density_integrates_to_one_on_y_scale():
 
 def _stub_fit(mu, sigma, likelihood="lognormal"):
     return SimpleNamespace(expected=lambda inputs: mu, draws=lambda names: {"sigma": sigma},
-                           settings={"likelihood": likelihood})
+                           settings={"likelihood": likelihood}, likelihood=bs.get_likelihood(likelihood))
 
 
 def test_predictive_lpd_and_rmsle_direct():
@@ -205,7 +205,7 @@ class _FcFit:
 def _comparison(weights: dict[str, float], fits: dict):
     import pandas as pd
 
-    from bayescale.compare import Comparison
+    from bayescale.evaluate.compare import Comparison
 
     return Comparison(fits=fits, loo={}, table=pd.DataFrame({"weight": weights}), lfo={}, recommended=None,
                       verdict=None)
@@ -282,7 +282,7 @@ def test_plots(comparison):
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayescale.plots import plot_compare, plot_laws
+    from bayescale.present.plots import plot_compare, plot_laws
 
     fig, ax = plot_compare(comparison)
     assert len(ax.get_yticklabels()) == 2

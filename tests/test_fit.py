@@ -147,7 +147,7 @@ def test_chain_starts_follow_the_chain_seed_not_the_call_order():
     chain gets must depend on its seed alone, or the same fit seed gives different draws under load."""
     import pymc as pm
 
-    from bayescale.fit import _nutpie_starts
+    from bayescale.inference.sampling import nutpie_starts as _nutpie_starts
 
     with pm.Model() as m:
         pm.Normal("a", 0, 1)
@@ -172,16 +172,18 @@ def test_chain_seeds_are_those_nutpie_hands_its_chains(pl_offset_df):
 
     import nutpie
 
-    from bayescale.fit import _chain_seeds
-    from bayescale.model import build_model, resolve_priors
-    from bayescale.data import load_data
+    from bayescale.inference.model import build_model
+    from bayescale.inference.sampling import CompileCache
+    from bayescale.spec.resolve import resolve_priors
+    from bayescale.spec.data import load_data
 
     law = bs.get_law("power_law_offset")
     ds = load_data(pl_offset_df, x="x", y="y", inputs=law.inputs)
     compiled = nutpie.compile_pymc_model(build_model(law, ds, priors=resolve_priors(law, "lognormal")))
     point = np.full(compiled.n_dim, 0.1)
-    seeds = _chain_seeds(compiled, seed=11, chains=3, point=point)
-    assert len(set(seeds)) == 3 and _chain_seeds(compiled, seed=None, chains=3, point=point) == ()
+    cache = CompileCache()
+    seeds = cache.chain_seeds(compiled, seed=11, chains=3, point=point)
+    assert len(set(seeds)) == 3 and cache.chain_seeds(compiled, seed=None, chains=3, point=point) == ()
     seen, lock = [], threading.Lock()
 
     def record(s=None):

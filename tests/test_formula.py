@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bayescale.errors import LawError
-from bayescale.formula import evaluate, parse, pytensor_backend
+from bayescale.spec.formula import evaluate, parse, pytensor_backend
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Property-based hardening of the loader and the CLI, and bit-identical round trips of saved fits.
 
 Contract checked on generated input: loading malformed CSV files or DataFrames either gives a
-:class:`bayescale.data.Dataset` with exactly as many rows as the input had data rows (never a
+:class:`bayescale.spec.data.Dataset` with exactly as many rows as the input had data rows (never a
 silently dropped row, never a shifted column) or raises :class:`bayescale.errors.BayescaleError`;
 the CLI either reaches the sampler (valid data) or exits 2 with one ``error:`` line and no
 traceback.
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import bayescale as bs
 from bayescale.cli import main
-from bayescale.data import Dataset, load_data
+from bayescale.spec.data import Dataset, load_data
 from bayescale.errors import BayescaleError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -235,7 +235,7 @@ def _stub_sample(*args, **kwargs):
 def test_cli_reaches_sampler_or_exits_2_with_one_line(folder, table, law):
     header, rows = table
     path, data_rows = _write(folder, header, rows)
-    fit_mod = importlib.import_module("bayescale.fit")
+    fit_mod = importlib.import_module("bayescale.inference.fit")
     args = ["fit", str(path), "--x", "x", "--y", "y", "--law", law,
             "--draws", "5", "--tune", "5", "--chains", "1", "--sampler", "pymc"]
     try:
@@ -246,7 +246,7 @@ def test_cli_reaches_sampler_or_exits_2_with_one_line(folder, table, law):
         valid = False
     event(f"valid={valid}")
     err = io.StringIO()
-    with mock.patch.object(fit_mod, "_sample", _stub_sample), contextlib.redirect_stderr(err), \
+    with mock.patch.object(fit_mod, "sample", _stub_sample), contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(io.StringIO()):
         if valid:
             with pytest.raises(ReachedSampler):
@@ -328,7 +328,8 @@ def test_saved_fit_round_trips_bit_identically(tiny_fit, tmp_path):
     p2 = f1.save(tmp_path / "b.nc")
     f2 = bs.load(p2)
     # the saved file holds exactly the original tree (plus the bayescale_* attributes at the root)
-    added = ("bayescale_version", "bayescale_law", "bayescale_settings", "bayescale_columns", "bayescale_source")
+    added = ("bayescale_version", "bayescale_law", "bayescale_settings", "bayescale_columns", "bayescale_source",
+             "bayescale_config")
     _assert_trees_identical(tiny_fit.tree, f1.tree, skip_root_attrs=added)
     # and saving a loaded fit again changes nothing at all
     _assert_trees_identical(f1.tree, f2.tree)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import bayescale as bs
-from bayescale.data import load_data
-from bayescale.init import constrained, start_points
-from bayescale.model import build_model, resolve_priors
+from bayescale.spec.data import load_data
+from bayescale.inference.starts import constrained, start_points
+from bayescale.inference.model import build_model
+from bayescale.spec.resolve import resolve_priors
 
 
 @pytest.mark.parametrize("name, x", [("bnsl2", np.logspace(2, 6, 36)), ("chinchilla", None)])

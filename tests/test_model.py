@@ -5,8 +5,9 @@ import pytest
 from scipy import special, stats
 
 import bayescale as bs
-from bayescale.data import data_stats, load_data
-from bayescale.model import build_model, resolve_priors
+from bayescale.spec.data import data_stats, load_data
+from bayescale.inference.model import build_model
+from bayescale.spec.resolve import resolve_priors
 from bayescale.errors import PriorError
 
 
@@ -114,7 +115,7 @@ def test_prior_override_and_misspelt_name():
 @pytest.mark.parametrize("likelihood", ["lognormal", "normal", "studentt"])
 def test_numpy_log_likelihood_matches_pymc(ds, likelihood):
     """fit() stores log-likelihoods computed with scipy; they equal PyMC's own at any point."""
-    from bayescale.fit import pointwise_log_likelihood
+    from bayescale.predictive import pointwise_log_likelihood
 
     law = bs.get_law("power_law_offset")
     m = build_model(law, ds, likelihood=likelihood)

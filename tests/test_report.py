@@ -19,13 +19,13 @@ import pytest
 import xarray as xr
 
 import bayescale as bs
-from bayescale import plots
+from bayescale.present import plots
 from bayescale.cli import main
-from bayescale.data import Dataset, data_stats
+from bayescale.spec.data import Dataset, data_stats
 from bayescale.errors import PriorError
-from bayescale.fit import Fit
+from bayescale.inference.results import Fit
 from bayescale.prior_predictive import prior_draws, prior_predictive
-from bayescale.report import build_report, write_report
+from bayescale.present.report import build_report, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DATA_URI = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -182,7 +182,7 @@ def test_broken_law_report_has_break_section(bnsl_fake, tmp_path):
 def test_two_input_law_report(tmp_path):
     df = bs.simulate(law="chinchilla", seed=1)
     f = fake_fit("chinchilla", df)
-    from bayescale.report import _default_targets
+    from bayescale.present.report import _default_targets
 
     assert _default_targets(f) == {k: [2 * df[k].max(), 10 * df[k].max()] for k in ("N", "D")}
     f.save(tmp_path / "c.nc")
@@ -228,9 +228,9 @@ def test_cli_priors_lists_every_parameter_with_reason(capsys):
     for p in law.parameters:
         assert " ".join(f"{p.name} {p.prior.text}".split()) in out
         assert " ".join(p.reason.split()) in out
-    from bayescale.model import NOISE_PRIORS
+    from bayescale.spec.likelihoods import LIKELIHOODS
 
-    assert " ".join(NOISE_PRIORS["lognormal"]["sigma"][1].split()) in out
+    assert " ".join(LIKELIHOODS["lognormal"].noise_priors["sigma"][1].split()) in out
 
 
 def test_cli_priors_override_and_json(capsys):

@@ -60,7 +60,7 @@ def test_uniformity_separates_uniform_from_skewed_ranks():
 @pytest.mark.parametrize("law", [law.name for law in bs.list_laws()])
 def test_fixed_priors_match_default_priors(law):
     """Substituting the reference statistics leaves every prior's density unchanged, and draws are valid."""
-    from bayescale.priors import parse_prior
+    from bayescale.spec.priors import parse_prior
 
     sbc = _sbc()
     lw = bs.get_law(law)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.allocation import chinchilla_closed_form
+from bayescale.inference.allocation import chinchilla_closed_form
 
 HERE = Path(__file__).resolve().parent
 PARAMS = ["E", "A", "B", "alpha", "beta"]
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     cmp_noise = loo_summary({k: fits[k] for k in ("chinchilla", "chinchilla_studentt")})[0]
     cmp_law = loo_summary({k: fits[k] for k in ("chinchilla", "kaplan")})[0]
 
-    from bayescale.plots import plot_frontier
+    from bayescale.present.plots import plot_frontier
 
     # Frontier of the noise model LOO prefers between the two chinchilla fits.
     best = cmp_noise.index[0]

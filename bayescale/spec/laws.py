@@ -19,21 +19,21 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import LawError, PriorError
+from ..errors import LawError, PriorError
+from .data import stat_names
 from .formula import Formula, evaluate, parse
 from .priors import Prior, parse_prior
 
-__all__ = ["Parameter", "Law", "make_law", "load_law", "get_law", "list_laws", "stat_names"]
+__all__ = ["Parameter", "Law", "ROLES", "make_law", "load_law", "get_law", "list_laws", "stat_names"]
 
 #: Names reserved for the likelihood and the metric.
 RESERVED = frozenset({"y", "sigma", "nu"})
 
-
-def stat_names(inputs: Sequence[str]) -> frozenset[str]:
-    """Data-statistic names a prior may use for a law with these inputs."""
-    names = {f"{v}_{s}" for v in inputs for s in ("min", "max", "ref")}
-    names |= {"y_min", "y_max", "y_ref", "y_sd", "y_start", "y_end"}
-    return frozenset(names)
+#: Roles a law may declare for its parameters (``[roles]`` in a law file):
+#: ``break_positions`` and ``slope_changes`` (one per break, in the same order; the break verdict,
+#: the break plots and the identifiability checks use them), and ``closed_form``, the name of a
+#: closed-form compute-optimal allocation that holds for the law (``"chinchilla"``).
+ROLES = ("break_positions", "slope_changes", "closed_form")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,27 @@ class Law:
     ordered: tuple[str, ...] = ()
     display: str = ""
     source: str = field(default="", compare=False)
+    roles: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def break_positions(self) -> tuple[str, ...]:
+        """Parameters declared as break positions (``d1, d2, ...`` for BNSL), in order."""
+        return tuple(self.roles.get("break_positions", ()))
+
+    @property
+    def slope_changes(self) -> tuple[str, ...]:
+        """Parameters declared as the slope change at each break, in the order of the breaks."""
+        return tuple(self.roles.get("slope_changes", ()))
+
+    @property
+    def is_broken(self) -> bool:
+        """True for laws with declared breaks (the BNSL family)."""
+        return bool(self.break_positions)
+
+    @property
+    def closed_form(self) -> str | None:
+        """Name of the closed-form compute-optimal allocation that holds for this law, if any."""
+        return self.roles.get("closed_form")
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -127,6 +148,7 @@ class Law:
             "inputs": list(self.inputs),
             "references": list(self.references),
             "ordered": list(self.ordered),
+            "roles": dict(self.roles),
             "parameters": [
                 {
                     "name": p.name,
@@ -153,6 +175,7 @@ def make_law(
     ordered: Sequence[str] = (),
     display: str = "",
     source: str = "",
+    roles: Mapping[str, Any] | None = None,
 ) -> Law:
     """Build and check a law.
 
@@ -167,6 +190,9 @@ def make_law(
         Each with ``name`` and ``prior`` (string), optionally ``description``
         and ``reason``; a prior may use data statistics
         (:func:`stat_names`) and parameters listed before it.
+    roles : mapping, optional
+        Declared roles (:data:`ROLES`): ``break_positions`` and ``slope_changes`` (lists of
+        parameter names, one per break) and ``closed_form`` (e.g. ``"chinchilla"``).
 
     Raises
     ------
@@ -229,7 +255,9 @@ def make_law(
             texts.add(p.prior.text.replace(" ", ""))
         if len(texts) != 1:
             raise LawError(f"{where}: ordered parameters must share one LogUniform prior")
+    roles = _check_roles(dict(roles or {}), seen, where)
     return Law(
+        roles=roles,
         name=name,
         formula=f,
         inputs=inputs,
@@ -242,7 +270,28 @@ def make_law(
     )
 
 
-_LAW_KEYS = {"name", "formula", "inputs", "parameters", "description", "references", "ordered", "display"}
+def _check_roles(roles: dict[str, Any], params: set[str], where: str) -> dict[str, Any]:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise LawError(f"{where}: unknown role(s) {', '.join(sorted(unknown))}; use {', '.join(ROLES)}")
+    out: dict[str, Any] = {}
+    for key in ("break_positions", "slope_changes"):
+        names = roles.get(key, [])
+        if isinstance(names, str) or not all(isinstance(n, str) and n in params for n in names):
+            raise LawError(f"{where}: role {key} must list parameters of the law, got {names!r}")
+        if names:
+            out[key] = list(names)
+    if len(out.get("break_positions", [])) != len(out.get("slope_changes", [])):
+        raise LawError(f"{where}: give one slope change per break position (roles break_positions and "
+                       "slope_changes of equal length)")
+    if "closed_form" in roles:
+        if roles["closed_form"] != "chinchilla":
+            raise LawError(f"{where}: role closed_form must be 'chinchilla', got {roles['closed_form']!r}")
+        out["closed_form"] = "chinchilla"
+    return out
+
+
+_LAW_KEYS = {"name", "formula", "inputs", "parameters", "description", "references", "ordered", "display", "roles"}
 
 
 def _law_from_mapping(d: Mapping[str, Any], source: str) -> Law:
@@ -265,6 +314,7 @@ def _law_from_mapping(d: Mapping[str, Any], source: str) -> Law:
         ordered=d.get("ordered", ()),
         display=d.get("display", ""),
         source=source,
+        roles=d.get("roles"),
     )
 
 
@@ -287,8 +337,16 @@ def load_law(path: str | Path) -> Law:
 
 
 def law_from_json(text: str) -> Law:
-    """Rebuild a law saved with :meth:`Law.to_json`."""
+    """Rebuild a law saved with :meth:`Law.to_json`.
+
+    Fits saved by bayescale 0.1.0 carry no roles; a saved law with the name and formula of a
+    catalogue law takes the catalogue's roles.
+    """
     d = json.loads(text)
+    if "roles" not in d:
+        same = _catalogue().get(d.get("name"))
+        if same is not None and same.formula.text == d.get("formula"):
+            d = {**d, "roles": dict(same.roles)}
     return _law_from_mapping(d, "saved fit")
 
 

@@ -43,7 +43,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BayescaleError, FitError
+from ..errors import BayescaleError, FitError
+from .text import fmt_general as _g
 
 __all__ = ["write_report", "build_report", "Report", "register_cli", "PARETO_K_MAX"]
 
@@ -102,18 +103,8 @@ def _fig_png(fig, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def _g(v: Any) -> str:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if not np.isfinite(v):
-        return str(v)
-    return f"{v:.4g}"
-
-
 def _as_fit(obj: Any):
-    from .fit import Fit, load
+    from ..inference.fit import Fit, load
 
     if isinstance(obj, Fit):
         return obj, None
@@ -178,9 +169,9 @@ def build_report(
         With ``compare``: also score each law by leave-future-out (one refit per law) and recommend one.
     """
     from . import plots
-    from .fit import _check_prob
+    from ..predictive import check_prob
 
-    _check_prob(prob)
+    check_prob(prob)
     fit, p0 = _as_fit(fit)
     fit_path = fit_path or p0
     others = [_as_fit(c) for c in compare]
@@ -237,7 +228,6 @@ def build_report(
     need = 100 * diag.chains
     priors = dict(fit.settings.get("priors") or {})
     desc = {p.name: p.description for p in law.parameters}
-    from .model import NOISE_PRIORS
 
     desc.update({"sigma": "noise scale" + (" (sd of log y)" if fit.settings["likelihood"] != "normal" else ""),
                  "nu": "Student-t degrees of freedom"})
@@ -314,7 +304,7 @@ def build_report(
            f"--draws {st['draws']} --tune {st['tune']} --chains {st['chains']} "
            f"--target-accept {st['target_accept']} --sampler {st['sampler']} --seed {st['seed']}")
     default_priors = {p.name: p.prior.text for p in law.parameters}
-    default_priors.update({k: v[0] for k, v in NOISE_PRIORS[st["likelihood"]].items()})
+    default_priors.update({k: v[0] for k, v in fit.likelihood.noise_priors.items()})
     for k, v in priors.items():
         if default_priors.get(k, "").replace(" ", "") != v.replace(" ", ""):
             cmd += " --prior " + shlex.quote(f"{k}={v}")
@@ -338,7 +328,7 @@ def build_report(
     if fit_path:
         meta.append(("fit file", fit_path))
     meta.append(("diagnostics", "ok" if diag.ok else "FAILED (see Warnings)"))
-    from . import __version__
+    from .._version import __version__
 
     meta.append(("generated", f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC by bayescale {__version__}"))
     title = f"bayescale report: {law.name} fit of {ycol}"
@@ -358,14 +348,9 @@ def _comparison(fit, fit_path, others, warnings: list[str], *, refits: int = 0, 
     fits = [fit] + [f for f, _ in others]
     labels = _labels(fits, [fit_path] + [p for _, p in others])
     if len({f.law.name for f in fits}) == len(fits):
-        try:
-            import importlib
+        from ..evaluate import compare as mod
 
-            mod = importlib.import_module("bayescale.compare")
-        except ModuleNotFoundError:
-            mod = None
-        if mod is not None and hasattr(mod, "compare"):
-            return _comparison_bs(mod, fits, warnings, refits=refits, lfo=lfo)
+        return _comparison_bs(mod, fits, warnings, refits=refits, lfo=lfo)
     if refits or lfo:
         raise BayescaleError("exact LOO refits and leave-future-out need fits of different laws "
                              "(bayescale.compare keys them by law)")
@@ -641,10 +626,10 @@ def write_report(
     if fmt not in ("html", "md"):
         raise BayescaleError(f"unknown report format {fmt!r}; choose 'html' or 'md'")
     rep = build_report(fit, compare=compare, targets=targets, prob=prob, seed=seed, refits=refits, lfo=lfo)
-    return _write(rep, path, fmt)
+    return write_file(rep, path, fmt)
 
 
-def _write(rep: Report, path: str | os.PathLike, fmt: str) -> Path:
+def write_file(rep: Report, path: str | os.PathLike, fmt: str) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
@@ -653,161 +638,3 @@ def _write(rep: Report, path: str | os.PathLike, fmt: str) -> Path:
         figdir = p.with_name(f"{p.stem}_files")
         p.write_text(rep.to_markdown(figdir, link_prefix=figdir.name), encoding="utf-8")
     return p
-
-
-# -- CLI -----------------------------------------------------------------------------------------------
-def register_cli(sub, add_sampling_args) -> None:
-    """Add ``bayescale report`` and ``bayescale priors``."""
-    from .cli import _positive_float, _prior_pair
-
-    r = sub.add_parser("report", help="write an HTML (or Markdown) report of a saved fit")
-    r.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
-    r.add_argument("--compare", nargs="+", default=[], metavar="FIT",
-                   help="other saved fits of the same data to compare by PSIS-LOO")
-    r.add_argument("--target", nargs="+", type=_positive_float, default=[], metavar="X",
-                   help="forecast scales (one-input laws; default 2x and 10x the largest observed)")
-    r.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
-                   help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
-    r.add_argument("-o", "--out", required=True, help="report file to write (.html or .md)")
-    r.add_argument("--format", choices=["html", "md"], default=None,
-                   help="html (default; one self-contained page) or md (Markdown, figures in <stem>_files/); "
-                        "default from the file suffix")
-    r.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    r.add_argument("--seed", type=int, default=None, help="seed of new-observation draws (default: the fit's seed)")
-    r.add_argument("--refits", type=int, default=0, metavar="N",
-                   help="with --compare: exact LOO refits per law for points of high Pareto k (default 0; each samples)")
-    r.add_argument("--lfo", action="store_true",
-                   help="with --compare: also score leave-future-out (one refit per law) and recommend a law")
-    r.set_defaults(handler=_cmd_report)
-
-    p = sub.add_parser("priors", help="show a law's default priors and why; draw the prior predictive")
-    p.add_argument("law", help="law name (see 'bayescale laws') or a .toml law file")
-    p.add_argument("--likelihood", choices=["lognormal", "normal", "studentt"], default="lognormal")
-    p.add_argument("--prior", action="append", type=_prior_pair, default=[], metavar="NAME=PRIOR",
-                   help="override a default prior, as for 'bayescale fit'")
-    p.add_argument("--data", help="CSV file: draw the prior predictive against these data")
-    p.add_argument("--x", nargs="+", metavar="COL", help="scale column(s) of --data, one per law input")
-    p.add_argument("--y", metavar="COL", help="metric column of --data")
-    p.add_argument("--plot", metavar="PNG", help="save a plot of the prior predictive and the data")
-    p.add_argument("--draws", type=int, default=500, help="prior draws (default 500)")
-    p.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=_cmd_priors)
-
-
-def _cmd_report(a) -> int:
-    from .cli import _parse_input_targets
-    from .fit import load
-
-    fmt = a.format or ("md" if str(a.out).lower().endswith((".md", ".markdown")) else "html")
-    f = load(a.fit)
-    if a.target and a.target_input:
-        raise BayescaleError("give targets with --target or --target-input, not both")
-    targets = None
-    if a.target:
-        if len(f.law.inputs) != 1:
-            raise BayescaleError(f"law {f.law.name!r} has inputs {', '.join(f.law.inputs)}: give targets as "
-                                 "--target-input " + ",".join(f"{k}=VALUE" for k in f.law.inputs))
-        targets = list(a.target)
-    elif a.target_input:
-        targets = _parse_input_targets(f.law, a.target_input)
-    compare = [load(c) for c in a.compare]
-    if (a.refits or a.lfo) and not compare:
-        raise BayescaleError("--refits and --lfo apply to a comparison: give --compare FIT ...")
-    rep = build_report(f, compare=compare, targets=targets, prob=a.prob, seed=a.seed, fit_path=a.fit,
-                       refits=a.refits, lfo=a.lfo)
-    out = _write(rep, a.out, fmt)
-    print(f"wrote {out}" + (f" (figures in {out.with_name(out.stem + '_files')})" if fmt == "md" else ""))
-    if rep.warnings:
-        print(f"{len(rep.warnings)} warning(s):")
-        for w in rep.warnings:
-            print(f"  - {w}")
-    return 0
-
-
-def _prior_rows(law, likelihood: str, overrides: Mapping[str, str]) -> list[dict[str, str]]:
-    from .model import NOISE_PRIORS, resolve_priors
-
-    resolved = resolve_priors(law, likelihood, overrides)
-    rows = []
-    for p in law.parameters:
-        rows.append({"name": p.name, "prior": resolved[p.name].text, "description": p.description,
-                     "reason": "given with --prior" if p.name in overrides else p.reason, "kind": "law"})
-    for n, (text, reason) in NOISE_PRIORS[likelihood].items():
-        rows.append({"name": n, "prior": resolved[n].text,
-                     "description": f"noise of the {likelihood} likelihood",
-                     "reason": "given with --prior" if n in overrides else reason, "kind": "noise"})
-    return rows
-
-
-def _cmd_priors(a) -> int:
-    import textwrap
-
-    from .laws import get_law
-    from .prior_predictive import prior_predictive
-
-    law = get_law(a.law)
-    overrides = dict(a.prior)
-    rows = _prior_rows(law, a.likelihood, overrides)
-    if (a.x or a.y or a.plot) and not a.data:
-        raise BayescaleError("--x, --y and --plot need --data CSV (the priors use the data's statistics)")
-    pp = None
-    if a.data:
-        if not a.x or not a.y:
-            raise BayescaleError("with --data give the columns: --x COL (one per law input) --y COL")
-        if len(a.x) != len(law.inputs):
-            raise BayescaleError(f"law {law.name!r} has {len(law.inputs)} input(s) ({', '.join(law.inputs)}); "
-                                 f"give one --x column per input, got {len(a.x)}")
-        cols = dict(zip(law.inputs, a.x))
-        cols["y"] = a.y
-        pp = prior_predictive(law, data=a.data, columns=cols, likelihood=a.likelihood, priors=overrides,
-                              draws=a.draws, seed=a.seed)
-    if a.json:
-        rep: dict[str, Any] = {"law": law.name, "likelihood": a.likelihood, "parameters": rows}
-        if pp is not None:
-            rep["stats"] = pp.stats
-            rep["prior_predictive"] = json.loads(_pp_table(pp, a.prob).to_json(orient="records"))
-        print(json.dumps(rep))
-    else:
-        print(f"law: {law.name}    {law.display or law.formula.text}")
-        print(f"likelihood: {a.likelihood}\n")
-        w = max(len(r["name"]) for r in rows) + 2
-        for r in rows:
-            print(f"{r['name']:<{w}}{r['prior']}")
-            for label, key in (("meaning", "description"), ("why", "reason")):
-                if r[key]:
-                    print(textwrap.fill(r[key], width=100, initial_indent=" " * w + f"{label}: ",
-                                        subsequent_indent=" " * (w + len(label) + 2)))
-        if pp is not None:
-            print("\ndata statistics the priors use: "
-                  + ", ".join(f"{k}={_g(v)}" for k, v in pp.stats.items()))
-            t = _pp_table(pp, a.prob)
-            pct = f"{a.prob:.0%}"
-            print(f"\nprior predictive ({pp.draws} draws; {pct} intervals) at scales of the data:")
-            with pd.option_context("display.width", 160, "display.max_columns", 20):
-                print(t.to_string(index=False, float_format=_g))
-            y = np.asarray(pp.stats.get("y_min")), np.asarray(pp.stats.get("y_max"))
-            mu = pp.expected
-            with np.errstate(invalid="ignore"):
-                inside = np.all((mu >= y[0] / 10) & (mu <= y[1] * 10), axis=1).mean()
-            print(f"\n{inside:.0%} of prior draws of the law stay within a factor 10 of the observed range "
-                  f"[{_g(y[0])}, {_g(y[1])}] at every scale shown.")
-    if a.plot:
-        from .data import load_data
-        from .plots import plot_prior_predictive
-
-        ds = load_data(a.data, x=a.x, y=a.y, inputs=law.inputs, positive_y=a.likelihood != "normal")
-        fig, _ = plot_prior_predictive(pp, data=ds, xlabel=a.x[0] if len(a.x) == 1 else None, ylabel=a.y)
-        Path(a.plot).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(a.plot, dpi=110)
-        if not a.json:
-            print(f"saved plot: {a.plot}")
-    return 0
-
-
-def _pp_table(pp, prob: float) -> pd.DataFrame:
-    """The prior predictive table at up to 6 scales spread over the evaluated ones."""
-    t = pp.table(prob=prob)
-    idx = np.unique(np.linspace(0, len(t) - 1, min(6, len(t))).round().astype(int))
-    return t.iloc[idx].drop(columns=["prob"]).reset_index(drop=True)

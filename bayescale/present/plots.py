@@ -150,9 +150,9 @@ def plot_prior_posterior(
     -------
     (fig, axes) : axes is a flat array with one Axes per parameter.
     """
-    from .data import data_stats
-    from .model import resolve_priors
-    from .prior_predictive import prior_draws
+    from ..spec.data import data_stats
+    from ..spec.resolve import resolve_priors
+    from ..prior_predictive import prior_draws
 
     likelihood = fit.settings["likelihood"]
     overrides = dict(fit.settings.get("priors") or {})
@@ -370,7 +370,7 @@ def plot_frontier(
     """
     import warnings
 
-    from .allocation import optimal_allocation
+    from ..inference.allocation import optimal_allocation
 
     law = fit.law
     n_name, d_name = tuple(inputs) if inputs else (law.inputs[0], law.inputs[-1])

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import special
 
-from .errors import LawError
+from ..errors import LawError
 
 __all__ = ["Formula", "parse", "evaluate", "NUMPY", "pytensor_backend", "FUNCTIONS"]
 

@@ -17,9 +17,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
-__all__ = ["Dataset", "load_data", "data_dir", "data_stats"]
+__all__ = ["Dataset", "load_data", "data_dir", "data_stats", "stat_names"]
+
+#: Statistics of the metric that priors may use (see :func:`data_stats`).
+Y_STATS = ("y_min", "y_max", "y_ref", "y_sd", "y_start", "y_end")
+#: Statistics of each input ``v`` that priors may use: ``v_min``, ``v_max``, ``v_ref``.
+INPUT_STATS = ("min", "max", "ref")
+
+
+def stat_names(inputs: Sequence[str]) -> frozenset[str]:
+    """Data-statistic names a prior may use for a law with these inputs."""
+    return frozenset({f"{v}_{s}" for v in inputs for s in INPUT_STATS} | set(Y_STATS))
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def data_dir() -> Path:
     env = os.environ.get("BAYESCALE_DATA")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the project root (bayescale/spec/data.py)
     for base in (here, Path.cwd()):
         cand = base.parent / "shared" / "data"
         if cand.is_dir():

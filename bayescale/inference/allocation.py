@@ -44,7 +44,6 @@ says so.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -52,10 +51,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, FitError
+from ..errors import DataError, FitError
+from ..predictive import check_prob
+from ..spec.isoflop import check_k as _check_k
+from ..spec.isoflop import isoflop_data
 
-__all__ = ["Allocation", "optimal_allocation", "allocate_draws", "chinchilla_closed_form",
-           "isoflop_data", "register_cli"]
+__all__ = ["Allocation", "optimal_allocation", "allocate_draws", "chinchilla_closed_form", "isoflop_data"]
 
 _CHINCHILLA_PARAMS = frozenset({"E", "A", "B", "alpha", "beta"})
 _QUANTITIES = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
@@ -187,16 +188,6 @@ def _check_compute(compute: Any) -> np.ndarray:
     return c
 
 
-def _check_k(k: Any) -> float:
-    try:
-        k = float(k)
-    except (TypeError, ValueError):
-        raise DataError(f"flops_per_token_param {k!r} is not a number (usually 6)") from None
-    if not np.isfinite(k) or k <= 0:
-        raise DataError(f"flops_per_token_param must be a positive number (usually 6), got {k!r}")
-    return k
-
-
 def _resolve_inputs(law, inputs: Sequence[str] | None) -> tuple[str, str]:
     if len(law.inputs) != 2:
         raise FitError(
@@ -281,7 +272,8 @@ def allocate_draws(
     if missing:
         raise FitError(f"draws are missing parameter(s) {', '.join(missing)} of law {law.name!r}")
     pdraws = {p: np.asarray(params[p], dtype=float).reshape(-1) for p in law.param_names}
-    is_chin = (law.name == "chinchilla" and set(law.param_names) == _CHINCHILLA_PARAMS
+    # the law declares the closed form (role closed_form); the names must still be Hoffmann et al.'s
+    is_chin = (law.closed_form == "chinchilla" and set(law.param_names) == _CHINCHILLA_PARAMS
                and (n_name, d_name) == ("N", "D"))
     if method not in ("auto", "closed_form", "numeric"):
         raise FitError(f"unknown method {method!r}; choose 'auto', 'closed_form' or 'numeric'")
@@ -420,9 +412,7 @@ def optimal_allocation(
     UserWarning
         When some draws have no interior optimum in the bracket.
     """
-    from .fit import _check_prob
-
-    _check_prob(prob)
+    check_prob(prob)
     law = fit.law
     _resolve_inputs(law, inputs)  # a one-input law fails before anything else
     r = allocate_draws(law, fit.draws(law.param_names), compute, inputs=inputs,
@@ -440,178 +430,3 @@ def optimal_allocation(
             f"in the intervals and the loss at the optimum is not reported",
             UserWarning, stacklevel=2)
     return alloc
-
-
-# -- IsoFLOP data ---------------------------------------------------------------------
-def isoflop_data(
-    frame: pd.DataFrame,
-    *,
-    compute: str,
-    params: str | None = None,
-    tokens: str | None = None,
-    flops_per_token_param: float = 6.0,
-    derived_name: str | None = None,
-    warn: bool = True,
-) -> pd.DataFrame:
-    """Complete IsoFLOP data: derive tokens from budget and model size (or the reverse).
-
-    With ``C = k N D``: given ``params``, adds ``D = C / (k N)`` as column
-    ``tokens_derived``; given ``tokens``, adds ``N = C / (k D)`` as ``params_derived``.
-
-    Parameters
-    ----------
-    frame : DataFrame
-    compute : str
-        Column of budgets C (FLOPs).
-    params, tokens : str
-        Exactly one: the column of model sizes N, or of token counts D.
-    flops_per_token_param : float
-        ``k`` (default 6).
-    derived_name : str, optional
-        Name of the added column (default ``tokens_derived`` / ``params_derived``).
-    warn : bool
-        Emit a ``UserWarning`` saying which column was derived and how.
-
-    Returns
-    -------
-    DataFrame
-        A copy with the derived column; ``attrs["derived"]`` holds
-        ``{"column", "from", "formula", "flops_per_token_param"}``.
-
-    Raises
-    ------
-    DataError
-        Missing column, non-numeric or non-positive value, or not exactly one of params/tokens.
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError("isoflop_data needs a pandas DataFrame; read the CSV with pandas.read_csv first")
-    if (params is None) == (tokens is None):
-        raise DataError("give exactly one of params= (model-size column) or tokens= (token column) "
-                        "besides compute=; the other is derived from C = 6 N D")
-    k = _check_k(flops_per_token_param)
-    given = params if params is not None else tokens
-    for col in (compute, given):
-        if col not in frame.columns:
-            raise DataError(f"column {col!r} not found; columns are: {', '.join(map(str, frame.columns))}")
-    vals = {}
-    for col in (compute, given):
-        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(v) | (v <= 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataError(f"column {col!r} has a value that is not a positive finite number "
-                            f"({frame[col].iloc[i]!r} at row {frame.index[i]}); IsoFLOP counts must be > 0")
-        vals[col] = v
-    if params is not None:
-        name = derived_name or "tokens_derived"
-        formula = f"{name} = {compute} / ({k:g} * {params})"
-    else:
-        name = derived_name or "params_derived"
-        formula = f"{name} = {compute} / ({k:g} * {tokens})"
-    if name in frame.columns:
-        raise DataError(f"column {name!r} already exists; pass derived_name= to name the derived column")
-    out = frame.copy()
-    out[name] = vals[compute] / (k * vals[given])
-    info = {"column": name, "from": [compute, given], "formula": formula, "flops_per_token_param": k}
-    out.attrs["derived"] = info
-    if warn:
-        warnings.warn(f"derived column {formula} (C = {k:g} N D)", UserWarning, stacklevel=2)
-    return out
-
-
-# -- CLI ----------------------------------------------------------------------------------
-def _fmt(v: float) -> str:
-    v = float(v)
-    if np.isnan(v):
-        return "n/a"
-    return "inf" if np.isinf(v) else f"{v:.4g}"
-
-
-def _print_allocation(fit, alloc: Allocation) -> None:
-    diag = fit.diagnostics()
-    pct = f"{alloc.prob * 100:g}%"
-    print(f"law: {fit.law.name}    likelihood: {fit.settings.get('likelihood')}    method: {alloc.method}    "
-          f"C = {alloc.flops_per_token_param:g} N D")
-    print(f"compute-optimal allocation (median [{pct} interval])")
-    t = alloc.table()
-    for _, r in t.iterrows():
-        print(f"\nC = {r['compute']:.3g} FLOPs")
-        for name, label in (("N_opt", "N* (params)"), ("D_opt", "D* (tokens)"),
-                            ("tokens_per_param", "D*/N*"), ("loss_opt", "loss at optimum")):
-            print(f"  {label:<16} {_fmt(r[name + '_median']):>11}  [{_fmt(r[name + '_lower'])}, "
-                  f"{_fmt(r[name + '_upper'])}]")
-        if r["edge_fraction"] > 0:
-            print(f"  WARNING: {r['edge_fraction']:.1%} of draws have no interior optimum at this budget")
-    from .cli import print_diagnostics
-
-    print_diagnostics(diag, lead="\n")
-
-
-def _cmd_allocate(a) -> int:
-    from .fit import load
-
-    f = load(a.fit)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        alloc = optimal_allocation(f, compute=a.compute, prob=a.prob,
-                                   flops_per_token_param=a.flops_per_token_param,
-                                   inputs=tuple(a.inputs) if a.inputs else None)
-    if a.json:
-        print(json.dumps({
-            "law": f.law.name,
-            "method": alloc.method,
-            "flops_per_token_param": alloc.flops_per_token_param,
-            "diagnostics": f.diagnostics().to_dict(),
-            "allocations": alloc.to_records(),
-            "warnings": [str(w.message) for w in caught],
-        }))
-    else:
-        _print_allocation(f, alloc)
-        for w in caught:
-            print(f"warning: {w.message}")
-    return 0
-
-
-def _cmd_isoflop(a) -> int:
-    import sys
-
-    try:
-        frame = pd.read_csv(a.data)
-    except FileNotFoundError:
-        raise DataError(f"data file {a.data!r} not found; check the path") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = isoflop_data(frame, compute=a.compute, params=a.params, tokens=a.tokens,
-                           flops_per_token_param=a.flops_per_token_param)
-    print(f"note: derived column {out.attrs['derived']['formula']}", file=sys.stderr)
-    out.to_csv(a.out, index=False)
-    print(f"saved: {a.out} ({len(out)} rows)", file=sys.stderr)
-    return 0
-
-
-def register_cli(sub, add_sampling_args) -> None:
-    """Add ``bayescale allocate`` and ``bayescale isoflop`` (neither samples, so no sampling options)."""
-    p = sub.add_parser("allocate", help="compute-optimal N and D at given budgets from a saved two-input fit")
-    p.add_argument("fit", help="netCDF file written by 'bayescale fit --out' (a law of N and D)")
-    from .cli import positive_number
-
-    _positive = positive_number("number of FLOPs")
-    p.add_argument("--compute", nargs="+", type=_positive, required=True, metavar="C",
-                   help="budgets in FLOPs, e.g. --compute 1e21 1e23 1e25")
-    p.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    p.add_argument("--flops-per-token-param", type=_positive, default=6.0,
-                   help="k in C = k N D (default 6)")
-    p.add_argument("--inputs", nargs=2, metavar=("N", "D"), default=None,
-                   help="which law inputs are model size and tokens (default: the law's order)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=_cmd_allocate)
-
-    q = sub.add_parser("isoflop", help="derive tokens (or params) of IsoFLOP runs from C = 6 N D")
-    q.add_argument("data", help="CSV file with a header row")
-    q.add_argument("--compute", required=True, metavar="COL", help="column of budgets C (FLOPs)")
-    g = q.add_mutually_exclusive_group(required=True)
-    g.add_argument("--params", metavar="COL", help="column of model sizes N (derives tokens_derived)")
-    g.add_argument("--tokens", metavar="COL", help="column of token counts D (derives params_derived)")
-    q.add_argument("--flops-per-token-param", type=_positive, default=6.0)
-    q.add_argument("--out", required=True, help="CSV file to write")
-    q.set_defaults(handler=_cmd_isoflop)

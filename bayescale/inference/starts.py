@@ -28,10 +28,11 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import optimize, special
 
-from .data import Dataset, data_stats
-from .formula import NUMPY
-from .laws import Law
-from .priors import Prior
+from ..spec.data import Dataset, data_stats
+from ..spec.formula import NUMPY
+from ..spec.laws import Law
+from ..spec.likelihoods import Likelihood, get_likelihood
+from ..spec.priors import Prior
 
 __all__ = ["start_points", "constrained", "MODE_TOLERANCE"]
 
@@ -60,7 +61,7 @@ def _layout(law: Law, priors: Mapping[str, Prior]) -> list[_Block]:
             blocks.append(_Block(tuple(law.ordered), "breaks_raw_simplex__", len(law.ordered), "_simplex__"))
             done |= set(law.ordered)
             continue
-        suffix = Prior.RAW[priors[p.name].dist][1]
+        suffix = priors[p.name].value_suffix
         blocks.append(_Block((p.name,), f"{p.name}_raw{suffix}", 1, suffix))
         done.add(p.name)
     return blocks
@@ -91,13 +92,10 @@ def _unpack(v: np.ndarray, law: Law, priors, blocks, stats) -> dict[str, float] 
     return vals if all(np.isfinite(list(vals.values()))) else None
 
 
-def _residuals(law: Law, ds: Dataset, likelihood: str, vals: Mapping[str, float]) -> np.ndarray:
+def _residuals(law: Law, ds: Dataset, likelihood: Likelihood, vals: Mapping[str, float]) -> np.ndarray:
     with np.errstate(all="ignore"):
         mu = np.asarray(law.evaluate(ds.inputs, vals), dtype=float) * np.ones(ds.n)
-        if likelihood == "normal":
-            r = (mu - ds.y) / (np.std(ds.y) + 1e-12)
-        else:
-            r = np.log(mu) - np.log(ds.y)
+        r = likelihood.residual(ds.y, mu)
     return np.where(np.isfinite(r), r, 1e3)
 
 
@@ -105,7 +103,7 @@ def start_points(
     law: Law,
     ds: Dataset,
     *,
-    likelihood: str,
+    likelihood: str | Likelihood,
     priors: Mapping[str, Prior],
     chains: int,
     n_starts: int | None = None,
@@ -122,6 +120,7 @@ def start_points(
         Random starts; default ``max(8, 2 * number of parameters)``.
     seed : int, optional
     """
+    likelihood = get_likelihood(likelihood)
     rng = np.random.default_rng(seed)
     stats = data_stats(ds.inputs, ds.y)
     blocks = _layout(law, priors)
@@ -186,18 +185,12 @@ def _value_dict(v: np.ndarray, blocks: list[_Block]) -> dict[str, np.ndarray]:
 
 def _noise_point(priors, likelihood, stats, vals, law, ds, sse) -> dict[str, np.ndarray]:
     env = {**stats, **vals}
-    r = _residuals(law, ds, likelihood, vals)
-    scale = float(np.sqrt(np.mean(r**2)))
-    if likelihood == "normal":
-        scale *= float(np.std(ds.y) + 1e-12)
-    noise = {"sigma": max(scale, 1e-4)}
-    if likelihood == "studentt":
-        noise["nu"] = 10.0
+    noise = likelihood.noise_start(_residuals(law, ds, likelihood, vals), ds.y)
     out = {}
     for name, value in noise.items():
         pr = priors[name]
         a = {k: f(env, NUMPY) for k, f in pr.args.items()}
-        suffix = Prior.RAW[pr.dist][1]
+        suffix = pr.value_suffix
         raw = pr.to_raw(value, a)
         if suffix == "_interval__":
             raw = np.clip(raw, 1e-6, 1 - 1e-6)

@@ -105,7 +105,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BayescaleError, DataError, FitError, LawError
+from ..errors import BayescaleError, DataError, FitError, LawError
+from ..inference.fit import refit
+from ..inference.sampling import COMPILE_CACHE
+from ..predictive import check_prob
+from ..spec.likelihoods import get_likelihood
 
 __all__ = [
     "compare", "Comparison", "LooResult", "LfoResult", "Verdict", "break_verdict",
@@ -138,18 +142,14 @@ def log_density(
     studentt: ``log t_nu(log y; log mu, sigma) - log y`` (the Jacobian of ``log y``).
     ``sigma`` and ``nu`` are per-draw, shape (S,).
     """
-    from .fit import log_density as _density
-
-    nu = None if nu is None else np.asarray(nu, dtype=float).reshape(-1, 1)
-    out = _density(np.asarray(y, dtype=float)[None, :], mu, likelihood=likelihood,
-                   sigma=np.asarray(sigma, dtype=float).reshape(-1, 1), nu=nu)
+    noise = {"sigma": np.asarray(sigma, dtype=float).reshape(-1, 1),
+             "nu": None if nu is None else np.asarray(nu, dtype=float).reshape(-1, 1)}
+    out = get_likelihood(likelihood).logpdf(np.asarray(y, dtype=float)[None, :], mu, noise)
     return np.where(np.isfinite(out), out, -np.inf)
 
 
 def _noise(fit) -> dict[str, np.ndarray]:
-    from .model import NOISE_PRIORS
-
-    return fit.draws(list(NOISE_PRIORS[fit.settings["likelihood"]]))
+    return fit.draws(fit.likelihood.noise_names)
 
 
 def pointwise_log_lik(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
@@ -373,56 +373,21 @@ def _x_inner(ds) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- refitting
-from .fit import _COMPILED  # noqa: E402  (compiled models shared with bayescale.fit; benchmarks count them)
+_COMPILED = COMPILE_CACHE  # compiled models shared with bayescale.fit; benchmarks count them
 
 
 def _subset(ds, keep: np.ndarray):
-    from .data import Dataset
+    from ..spec.data import Dataset
 
     return Dataset(inputs={k: np.asarray(v)[keep] for k, v in ds.inputs.items()}, y=np.asarray(ds.y)[keep],
                    columns=dict(ds.columns), source=ds.source)
 
 
-def _nutpie_fit(law, ds, *, priors, likelihood, draws, tune, chains, target_accept, seed):
-    """Fit one law with nutpie on one core, through :func:`bayescale.fit.fit`.
-
-    ``fit`` compiles each (law, likelihood, priors) once per process and swaps new data into the
-    compiled model, so the many refits of a comparison (LFO, exact LOO) cost seconds each; it also
-    starts chains at least-squares optima and applies the divergence remedy.
-    """
-    from .fit import fit as _fit
-
-    return _fit(ds, law=law, priors=priors, likelihood=likelihood, draws=draws, tune=tune, chains=chains,
-                cores=1, target_accept=target_accept, sampler="nutpie", seed=seed, progressbar=False)
-
-
 def _refit(fit, ds, *, seed_offset: int = 0):
-    """Fit ``fit``'s law to other data with ``fit``'s settings."""
-    from .fit import fit as _fit
-
-    s = fit.settings
-    seed = None if s.get("seed") is None else int(s["seed"]) + seed_offset
-    priors = _user_priors(fit)
-    if s.get("sampler_ran", s.get("sampler")) == "nutpie" or s.get("sampler") == "nutpie":
-        return _nutpie_fit(fit.law, ds, priors=priors, likelihood=s["likelihood"], draws=int(s["draws"]),
-                           tune=int(s["tune"]), chains=int(s["chains"]),
-                           target_accept=float(s.get("target_accept", 0.9)), seed=seed)
-    return _fit(ds, law=fit.law, priors=priors, likelihood=s["likelihood"], draws=int(s["draws"]),
-                tune=int(s["tune"]), chains=int(s["chains"]), cores=1, target_accept=float(s["target_accept"]),
-                sampler=s.get("sampler"), seed=seed, progressbar=False)
+    """Fit ``fit``'s law to other data with ``fit``'s configuration (one core, no progress bar)."""
+    return refit(fit, ds, seed_offset=seed_offset)
 
 
-def _user_priors(fit) -> dict[str, str] | None:
-    """The priors of a fit that differ from its law's defaults (as override strings)."""
-    from .model import resolve_priors
-
-    default = {k: v.text for k, v in resolve_priors(fit.law, fit.settings["likelihood"], None).items()}
-    used = dict(fit.settings.get("priors") or {})
-    over = {k: v for k, v in used.items() if default.get(k) != v}
-    return over or None
-
-
-# ----------------------------------------------------------------------------- LOO
 def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX) -> LooResult:
     """PSIS-LOO of a fit, replacing the terms of points with high Pareto k by exact refits."""
     import arviz as az
@@ -487,7 +452,7 @@ def lfo_split(ds, k: int | None = None) -> tuple[np.ndarray, int]:
 
 def lfo_score(fit, *, k: int | None = None) -> LfoResult:
     """Refit ``fit``'s law on all but the largest ``k`` scales and score the held-out points."""
-    from .model import check_identifiable
+    from ..inference.model import check_identifiable
 
     train, k = lfo_split(fit.data, k)
     test = ~train
@@ -612,9 +577,9 @@ class Comparison:
         Forecast
             ``reliable`` is False when any law with weight is flagged by its diagnostics.
         """
-        from .fit import Forecast, _check_prob
+        from ..inference.fit import Forecast
 
-        _check_prob(prob)
+        check_prob(prob)
         w = dict(self.weights if weights is None else weights)
         unknown = sorted(set(w) - set(self.fits))
         if unknown:
@@ -720,8 +685,8 @@ def compare(
     """
     import arviz as az
 
-    from .fit import fit as _fit
-    from .laws import get_law
+    from ..inference.fit import fit as _fit
+    from ..spec.laws import get_law
 
     got: dict[str, Any] = {}
     if fits is not None:
@@ -741,7 +706,7 @@ def compare(
     if not 0 < prob < 1:
         raise FitError(f"verdict interval probability must be in (0, 1), got {prob!r}")
     if todo:
-        from .data import Dataset, load_data
+        from ..spec.data import Dataset, load_data
 
         first = get_law(todo[0])
         lik = fit_kwargs.get("likelihood", "lognormal")
@@ -752,20 +717,9 @@ def compare(
             where=where)
         kw = dict(fit_kwargs)
         kw.setdefault("cores", 1)
-        kw.setdefault("progressbar", False)
-        sampler = kw.get("sampler") or ("nutpie" if _has("nutpie") else "pymc")
+        progressbar = kw.pop("progressbar", False)
         for nm in todo:
-            law = get_law(nm)
-            if sampler == "nutpie":
-                from .model import check_identifiable
-
-                check_identifiable(law, ds)
-                got[nm] = _nutpie_fit(law, ds, priors=kw.get("priors"), likelihood=lik,
-                                      draws=int(kw.get("draws", 1000)), tune=int(kw.get("tune", 1000)),
-                                      chains=int(kw.get("chains", 4)),
-                                      target_accept=float(kw.get("target_accept", 0.9)), seed=kw.get("seed", 0))
-            else:
-                got[nm] = _fit(ds, law=law, **kw)
+            got[nm] = _fit(ds, law=get_law(nm), progressbar=progressbar, **kw)
     ys = {nm: f.data.y for nm, f in got.items()}
     ref = next(iter(ys.values()))
     if any(v.shape != ref.shape or not np.allclose(v, ref) for v in ys.values()):
@@ -777,12 +731,6 @@ def compare(
     verdict = _verdict_from(got, loos, baseline=baseline, prob=prob)
     return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict,
                       recommended_by=rec_by)
-
-
-def _has(pkg: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(pkg) is not None
 
 
 def _verdict_from(fits, loos, *, baseline: str, prob: float) -> Verdict | None:
@@ -813,113 +761,3 @@ def _verdict_from(fits, loos, *, baseline: str, prob: float) -> Verdict | None:
     return break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
                          x_inner=_x_inner(f.data), broken_blockers=block[best], baseline_blockers=block[baseline],
                          warnings=warn, broken_law=best, baseline=baseline, prob=prob)
-
-
-# ----------------------------------------------------------------------------- CLI
-def _print_comparison(c: Comparison) -> None:
-    print(f"PSIS-LOO comparison ({next(iter(c.fits.values())).data.n} observations; elpd on the y scale)")
-    print(f"{'law':<18} {'rank':>4} {'elpd':>9} {'se':>7} {'p_loo':>7} {'diff':>8} {'dse':>7} "
-          f"{'weight':>7} {'k_max':>6} {'refits':>7} {'diag':>5}")
-    for name, r in c.table.iterrows():
-        lo = c.loo[name]
-        ok = c.fits[name].diagnostics().ok
-        print(f"{name:<18} {int(r['rank']):>4} {r['elpd']:>9.2f} {r['se']:>7.2f} {r['p']:>7.2f} "
-              f"{r['elpd_diff']:>8.2f} {r['dse']:>7.2f} {r['weight']:>7.3f} {lo.pareto_k_max:>6.2f} "
-              f"{len(lo.refits):>7} {'ok' if ok else 'FAIL':>5}")
-    for name, lo in c.loo.items():
-        print(f"  {name}: {lo.method}" + (f" (points {list(lo.refits)})" if lo.refits else "")
-              + ("" if lo.refit_ok else "; a refit failed diagnostics"))
-    for name, f in c.fits.items():
-        d = f.diagnostics()
-        if not d.ok:
-            print(f"  WARNING {name}: " + "; ".join(d.problems))
-    if c.lfo:
-        r0 = next(iter(c.lfo.values()))
-        print(f"\nleave-future-out (fit on {r0.n_train} points, score the {r0.n_test} at the largest scales)")
-        print(f"{'law':<18} {'mean lpd':>9} {'rmsle':>8} {'diag':>5}")
-        for name, r in sorted(c.lfo.items(), key=lambda kv: -np.nan_to_num(kv[1].mean_lpd, nan=-np.inf)):
-            print(f"{name:<18} {r.mean_lpd:>9.3f} {r.rmsle:>8.4f} {'ok' if r.ok else 'FAIL':>5}"
-                  + (f"  ({'; '.join(r.problems)})" if r.problems else ""))
-    print(f"recommended single law: {c.recommended}  (by {c.recommended_by}); to forecast, prefer the stacked "
-          f"mixture (--target)")
-    v = c.verdict
-    if v is None:
-        print("\nbreak verdict: not applicable (compare a broken law, e.g. bnsl1, with power_law_offset)")
-        return
-    print(f"\nbreak verdict: {v.verdict.upper()}  ({v.broken_law} vs {v.baseline}: elpd diff {v.elpd_diff:.2f}, "
-          f"se {v.dse:.2f})")
-    for b in v.breaks:
-        print(f"  break {b['index']}: c{b['index']} median {b['c_median']:.3g}, {v.prob:.0%} interval "
-              f"[{b['c_lower']:.3g}, {b['c_upper']:.3g}], P(|c|<{C_NEAR_ZERO:g}) {b['p_abs_c_below']:.2f}; "
-              f"d{b['index']} median {b['d_median']:.4g}, interval [{b['d_lower']:.4g}, {b['d_upper']:.4g}] "
-              f"({'inside' if b['d_inside'] else 'NOT inside'} [{v.x_range[0]:.4g}, {v.x_range[1]:.4g}])")
-    for r in v.reasons:
-        print(f"  - {r}")
-    if not v.reliable:
-        print("  WARNING: diagnostics failed, so this verdict is NOT reliable; rerun with more draws:")
-        for w in v.warnings:
-            print(f"    * {w}")
-
-
-def _cmd_compare(a) -> int:
-    laws = [s.strip() for s in a.laws.split(",") if s.strip()]
-    from .laws import get_law
-
-    for nm in laws:
-        get_law(nm)
-    from .cli import _parse_where
-
-    c = compare(a.data, laws=laws, x=a.x, y=a.y, where=_parse_where(a.where) or None, priors=dict(a.prior) or None, likelihood=a.likelihood,
-                draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores, target_accept=a.target_accept,
-                sampler=a.sampler, seed=a.seed, lfo=not a.no_lfo, lfo_k=a.lfo_k, max_refits=a.max_refits,
-                baseline=a.baseline)
-    out = c.to_dict()
-    fcs = {}
-    if a.target:
-        from .cli import _targets
-
-        x = _targets(next(iter(c.fits.values())).law, a.target)
-        fcs = {"stacked": c.forecast(x=x, prob=a.prob)}
-        if c.recommended:
-            fcs[f"recommended ({c.recommended})"] = c.fits[c.recommended].forecast(x=x, prob=a.prob)
-        out["weights"] = c.weights
-        out["forecast"] = {k: f.to_records() for k, f in fcs.items()}
-    if a.json:
-        print(json.dumps(out, default=float))
-        return 0
-    _print_comparison(c)
-    if fcs:
-        from .cli import _print_forecast
-
-        w = ", ".join(f"{k} {v:.3f}" for k, v in c.weights.items())
-        for name, fc in fcs.items():
-            print(f"\n{name}" + (f" (the recommended forecast): mixture of the laws with stacking weights {w}"
-                                 if name == "stacked" else ""))
-            _print_forecast(fc)
-    return 0
-
-
-def register_cli(sub, add_sampling_args: Callable) -> None:
-    """Add ``bayescale compare DATA --x COL --y COL --laws a,b[,c] [--json]``."""
-    p = sub.add_parser("compare", help="compare laws by LOO and leave-future-out; is the break real?")
-    p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--x", required=True, metavar="COL", help="scale column")
-    p.add_argument("--y", required=True, metavar="COL", help="metric column")
-    p.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
-                   help="use only rows whose column equals the value (e.g. --where split=fit); reported")
-    p.add_argument("--laws", default="power_law_offset,bnsl1",
-                   help="comma-separated law names (default power_law_offset,bnsl1)")
-    p.add_argument("--baseline", default=BASELINE, help=f"unbroken law for the verdict (default {BASELINE})")
-    p.add_argument("--lfo-k", type=int, default=None, help="largest distinct scales held out by LFO")
-    p.add_argument("--no-lfo", action="store_true", help="skip leave-future-out")
-    p.add_argument("--max-refits", type=int, default=MAX_REFITS,
-                   help=f"exact LOO refits per law for high Pareto k (default {MAX_REFITS})")
-    from .cli import positive_number  # cli builds the parser, so it is loaded already
-
-    p.add_argument("--target", nargs="+", type=positive_number("target scale"), default=[], metavar="X",
-                   help="forecast at these scales from the stacked mixture of the laws (recommended) and from the "
-                        "recommended single law")
-    p.add_argument("--prob", type=float, default=0.9, help="forecast interval probability (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    add_sampling_args(p)
-    p.set_defaults(handler=_cmd_compare)

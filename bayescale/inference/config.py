@@ -1,0 +1,105 @@
+"""The configuration of a fit: a typed, frozen object saved verbatim with the fit.
+
+Every refit (exact LOO, leave-future-out, a comparison's fits) reuses the
+configuration of the fit it starts from, so settings such as ``init`` and
+``auto_remedy`` cannot be lost on the way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["FitConfig", "SAMPLERS", "INITS"]
+
+#: Samplers a fit can request (each where installed).
+SAMPLERS = ("nutpie", "pymc", "numpyro")
+#: Ways to start the chains.
+INITS = ("optimize", "prior")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How a law is fitted (everything but the law and the data).
+
+    Attributes
+    ----------
+    likelihood : str
+        ``"lognormal"``, ``"normal"`` or ``"studentt"`` (:mod:`bayescale.spec.likelihoods`).
+    priors : tuple of (name, prior text)
+        The user's prior overrides, in the order given.
+    draws, tune, chains : int
+        NUTS draws per chain, tuning steps, chains.
+    cores : int or None
+        Cores for the chains; ``None`` means ``min(chains, cpu count)``.
+    target_accept : float
+        NUTS target acceptance rate of the first run.
+    sampler : str or None
+        ``"nutpie"``, ``"pymc"`` or ``"numpyro"``; ``None``: nutpie where installed.
+    seed : int or None
+    auto_remedy : bool
+        Refit once at ``target_accept=0.99`` when sampling ends with divergences.
+    init : str
+        ``"optimize"`` (least-squares starting points) or ``"prior"``.
+    """
+
+    likelihood: str = "lognormal"
+    priors: tuple[tuple[str, str], ...] = field(default=())
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int | None = None
+    target_accept: float = 0.9
+    sampler: str | None = None
+    seed: int | None = 0
+    auto_remedy: bool = True
+    init: str = "optimize"
+
+    @property
+    def prior_overrides(self) -> dict[str, str]:
+        """The prior overrides as a dict (``{}`` when none)."""
+        return dict(self.priors)
+
+    def replace(self, **changes: Any) -> "FitConfig":
+        """A copy with some fields changed (``priors`` may be given as a mapping)."""
+        if "priors" in changes:
+            changes["priors"] = _prior_tuple(changes["priors"])
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "FitConfig":
+        d = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: (_prior_tuple(v) if k == "priors" else v) for k, v in d.items() if k in known})
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "FitConfig":
+        """The configuration of a fit saved before configurations were stored (bayescale 0.1.0).
+
+        Those fits stored the resolved priors, not the overrides; passing every resolved prior as an
+        override gives the same model.
+        """
+        return cls(
+            likelihood=settings.get("likelihood", "lognormal"),
+            priors=_prior_tuple(settings.get("priors") or {}),
+            draws=int(settings.get("draws", 1000)),
+            tune=int(settings.get("tune", 1000)),
+            chains=int(settings.get("chains", 4)),
+            target_accept=float(settings.get("target_accept", 0.9)),
+            sampler=settings.get("sampler"),
+            seed=settings.get("seed"),
+            init=settings.get("init", "optimize"),
+        )
+
+
+def _prior_tuple(priors: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(priors, Mapping):
+        items = priors.items()
+    else:
+        items = priors or ()
+    return tuple((str(k), v if isinstance(v, str) else getattr(v, "text", str(v))) for k, v in items)

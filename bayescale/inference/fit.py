@@ -1,0 +1,214 @@
+"""Fitting a law by NUTS, and loading a saved fit.
+
+Lifecycle (as in bambi): configure (law, priors, likelihood: a :class:`FitConfig`),
+build (:func:`bayescale.inference.model.build_model`), fit (:func:`fit`), predict
+(:meth:`Fit.forecast`).  Nothing samples until :func:`fit` is called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._version import __version__
+from ..errors import DataError, FitError
+from ..spec.data import Dataset, load_data
+from ..spec.laws import Law, get_law, law_from_json
+from ..spec.likelihoods import get_likelihood
+from ..spec.resolve import resolve_priors
+from .config import INITS, SAMPLERS, FitConfig
+from .model import build_model, check_identifiable
+from .results import Diagnostics, Fit, Forecast
+from .sampling import COMPILE_CACHE, sample
+from .starts import start_points
+
+__all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "fit", "refit", "load", "SAMPLERS"]
+
+
+def _default_sampler() -> str:
+    return "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
+
+
+def fit(
+    data: str | os.PathLike | pd.DataFrame | Dataset,
+    *,
+    law: str | Law,
+    x: str | Sequence[str] | Mapping[str, str] | None = None,
+    y: str = "y",
+    priors: Mapping[str, str] | None = None,
+    likelihood: str = "lognormal",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    target_accept: float = 0.9,
+    sampler: str | None = None,
+    seed: int | None = 0,
+    progressbar: bool | None = None,
+    auto_remedy: bool = True,
+    where: Mapping[str, str] | None = None,
+    init: str = "optimize",
+    config: FitConfig | None = None,
+) -> Fit:
+    """Fit a scaling law by NUTS.
+
+    Parameters
+    ----------
+    data : CSV path, DataFrame or Dataset
+    law : str or Law
+        Catalogue name (see ``bayescale laws``), path to a law file, or a :class:`Law`.
+    x : str, list of str or mapping, optional
+        Scale column(s), one per law input in order; defaults to the input names.
+    y : str
+        Metric column.
+    priors : mapping, optional
+        Prior overrides by parameter name, e.g. ``{"alpha": "Normal(mu=0.3, sigma=0.1)"}``.
+    likelihood : {"lognormal", "normal", "studentt"}
+        Multiplicative noise (default), additive noise, or robust Student-t on log y.
+    draws, tune, chains, cores, target_accept
+        NUTS settings; ``cores`` defaults to ``min(chains, os.cpu_count())``.
+    sampler : {"nutpie", "pymc", "numpyro"}, optional
+        Defaults to nutpie where installed, else PyMC's own NUTS.
+    seed : int or None
+        Seed; the same seed reproduces the same draws.
+    progressbar : bool, optional
+        Defaults to showing progress when standard error is a terminal.
+    auto_remedy : bool
+        If sampling ends with divergences, refit once with ``target_accept=0.99``
+        and record that in ``settings["remedy"]``.
+    where : mapping, optional
+        Use only rows whose column equals the value, e.g. ``{"split": "fit"}`` (recorded).
+    init : {"optimize", "prior"}
+        Start chains at multi-start least-squares optima (:mod:`bayescale.inference.starts`; default),
+        or at the sampler's default point near the prior's centre.
+    config : FitConfig, optional
+        Every setting above at once (e.g. ``other_fit.config``); when given, it replaces the
+        keyword arguments ``priors`` to ``init``.
+
+    Returns
+    -------
+    Fit
+    """
+    if config is None:
+        config = FitConfig(likelihood=likelihood, priors=(), draws=draws, tune=tune, chains=chains, cores=cores,
+                           target_accept=target_accept, sampler=sampler, seed=seed, auto_remedy=auto_remedy,
+                           init=init).replace(priors=priors or {})
+    return _fit(data, law=law, x=x, y=y, where=where, config=config, progressbar=progressbar)
+
+
+def _check_config(cfg: FitConfig) -> str:
+    """Reject bad settings before any work; return the sampler to run."""
+    sampler = cfg.sampler or _default_sampler()
+    if sampler not in SAMPLERS:
+        raise FitError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if importlib.util.find_spec(sampler) is None:
+        raise FitError(f"sampler {sampler!r} needs the package {sampler!r}: pip install {sampler}")
+    for name, v, lo in (("draws", cfg.draws, 1), ("tune", cfg.tune, 0), ("chains", cfg.chains, 1)):
+        if not isinstance(v, (int, np.integer)) or v < lo:
+            raise FitError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if not 0 < cfg.target_accept < 1:
+        raise FitError(f"target_accept must be in (0, 1), got {cfg.target_accept!r}")
+    if cfg.init not in INITS:
+        raise FitError(f"init must be 'optimize' or 'prior', got {cfg.init!r}")
+    return sampler
+
+
+def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None) -> Fit:
+    law = get_law(law)
+    lik = get_likelihood(config.likelihood)
+    overrides = config.prior_overrides or None
+    resolved = resolve_priors(law, lik, overrides)
+    if isinstance(data, Dataset):
+        ds = data
+        if lik.positive_y and np.any(ds.y <= 0):
+            raise DataError("the metric has non-positive values; use likelihood='normal'")
+    else:
+        ds = load_data(data, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs,
+                       positive_y=lik.positive_y, where=where)
+    check_identifiable(law, ds)
+    sampler = _check_config(config)
+    chains = int(config.chains)
+    cores = config.cores or max(1, min(chains, os.cpu_count() or 1))
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
+
+    model = build_model(law, ds, priors=overrides, likelihood=lik)
+    starts = None
+    if config.init == "optimize":
+        starts = start_points(law, ds, likelihood=lik, priors=resolved, chains=chains, seed=config.seed)
+    kw = dict(starts=starts, law=law, ds=ds, likelihood=lik, priors_key=tuple((k, v.text) for k, v in resolved.items()),
+              sampler=sampler, draws=int(config.draws), tune=int(config.tune), chains=chains, cores=cores,
+              seed=config.seed, progressbar=progressbar, cache=COMPILE_CACHE)
+    target_accept = config.target_accept
+    tree = sample(model, target_accept=target_accept, **kw)
+    remedy = None
+    first_div = div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    if div and config.auto_remedy and target_accept < 0.99:
+        remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
+        tree = sample(model, target_accept=0.99, **kw)
+        target_accept = 0.99
+    settings = {
+        "law": law.name,
+        "likelihood": lik.name,
+        "priors": {k: v.text for k, v in resolved.items()},
+        "draws": int(config.draws),
+        "tune": int(config.tune),
+        "chains": chains,
+        "target_accept": target_accept,
+        "sampler": sampler,
+        "sampler_ran": str(tree["posterior"].attrs.get("inference_library", sampler)),
+        "seed": config.seed,
+        "remedy": remedy,
+        "init": config.init if starts else "prior",
+        "divergences_first_run": first_div,
+        "data_source": ds.source,
+        "bayescale_version": __version__,
+    }
+    return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)
+
+
+def refit(fit: Fit, data: Dataset, *, seed_offset: int = 0, cores: int | None = 1) -> Fit:
+    """Fit ``fit``'s law to other data with ``fit``'s configuration (LOO, leave-future-out, backtests).
+
+    The seed is shifted by ``seed_offset`` so that refits do not share noise; ``cores`` defaults to 1
+    because refits usually run side by side.  No progress bar.
+    """
+    cfg = fit.config
+    seed = None if cfg.seed is None else int(cfg.seed) + seed_offset
+    return _fit(data, law=fit.law, x=None, y="y", where=None, config=cfg.replace(seed=seed, cores=cores),
+                progressbar=False)
+
+
+def load(path: str | os.PathLike) -> Fit:
+    """Load a fit written by :meth:`Fit.save`; it forecasts with no other input."""
+    p = Path(path)
+    if not p.is_file():
+        raise FitError(f"fit file {str(p)!r} not found; check the path")
+    try:
+        tree = xr.open_datatree(p, engine="h5netcdf").load()
+    except Exception as exc:  # any reader failure means "not a fit file"
+        raise FitError(f"{str(p)!r} is not a readable netCDF fit file ({type(exc).__name__}); "
+                       "give a file written by Fit.save or 'bayescale fit --out'") from None
+    attrs = tree.attrs
+    if "bayescale_law" not in attrs:
+        raise FitError(f"{str(p)!r} is not a bayescale fit (no law stored); save fits with Fit.save")
+    law = law_from_json(attrs["bayescale_law"])
+    settings = json.loads(attrs["bayescale_settings"])
+    config = FitConfig.from_json(attrs["bayescale_config"]) if "bayescale_config" in attrs else None
+    columns = json.loads(attrs["bayescale_columns"])
+    cd, od = tree["constant_data"], tree["observed_data"]
+    ds = Dataset(
+        inputs={k: np.asarray(cd[k].values, dtype=float) for k in law.inputs},
+        y=np.asarray(od["y"].values, dtype=float),
+        columns=columns,
+        source=str(attrs.get("bayescale_source", "")),
+    )
+    return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)

@@ -1,0 +1,288 @@
+"""Results of a fit: diagnostics, forecasts and the :class:`Fit` itself.
+
+Prediction contract
+-------------------
+:meth:`Fit.forecast` returns, for every target scale, posterior draws of
+
+* the law's expected value ``mu = f(x; theta)`` (``Forecast.expected``), and
+* a new observation ``y_new ~ p(y | mu, noise)`` (``Forecast.observed``),
+
+with equal-tailed intervals of the requested probability for each.  It never
+returns a point estimate alone.  Draws are computed with numpy from the
+saved posterior, so a reloaded fit forecasts identically for the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..predictive import check_prob, expected_draws, target_inputs
+from ..spec.data import Dataset
+from ..spec.laws import Law
+from ..spec.likelihoods import Likelihood, get_likelihood
+from .allocation import optimal_allocation
+from .config import FitConfig
+
+__all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+
+#: Thresholds a fit must meet to be reported as reliable.
+RHAT_MAX = 1.01
+ESS_PER_CHAIN_MIN = 100
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence diagnostics of a fit.
+
+    ``ok`` is true only when there are no divergences, every R-hat is at most
+    1.01, and bulk and tail ESS are at least 100 per chain for every parameter.
+    """
+
+    divergences: int
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    chains: int
+    draws: int
+    ok: bool
+    problems: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "divergences": self.divergences,
+            "max_rhat": self.max_rhat,
+            "min_ess_bulk": self.min_ess_bulk,
+            "min_ess_tail": self.min_ess_tail,
+            "chains": self.chains,
+            "draws": self.draws,
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Posterior forecasts at target scales.
+
+    Attributes
+    ----------
+    inputs : dict of str to ndarray, shape (m,)
+        Target scales.
+    expected : ndarray, shape (draws, m)
+        Draws of the law's expected value at each target.
+    observed : ndarray, shape (draws, m)
+        Draws of a new observation at each target (expected value plus noise).
+    prob : float
+        Probability of the equal-tailed intervals in :meth:`table`.
+    reliable : bool
+        False when the fit's diagnostics failed; every table says so.
+    """
+
+    inputs: Mapping[str, np.ndarray] = field(hash=False)
+    expected: np.ndarray = field(hash=False)
+    observed: np.ndarray = field(hash=False)
+    prob: float = 0.9
+    reliable: bool = True
+
+    def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
+        q = np.quantile(arr, [lo, 0.5, hi], axis=0)
+        return q[1], q[0], q[2]
+
+    def table(self) -> pd.DataFrame:
+        """One row per target: median and interval of the expected value and of a new observation."""
+        med, lo, hi = self._q(self.expected)
+        omed, olo, ohi = self._q(self.observed)
+        d = {k: v for k, v in self.inputs.items()}
+        d.update(median=med, lower=lo, upper=hi, obs_median=omed, obs_lower=olo, obs_upper=ohi)
+        df = pd.DataFrame(d)
+        df["prob"] = self.prob
+        df.attrs["reliable"] = self.reliable
+        return df
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """JSON-ready records: ``x`` (or one key per input), ``median``, ``lower``, ``upper``, ``prob``,
+        and ``observation`` with the interval of a new observation."""
+        t = self.table()
+        out = []
+        for _, r in t.iterrows():
+            rec: dict[str, Any] = {}
+            if len(self.inputs) == 1:
+                rec["x"] = float(r[next(iter(self.inputs))])
+            else:
+                rec["x"] = {k: float(r[k]) for k in self.inputs}
+            rec.update(median=float(r["median"]), lower=float(r["lower"]), upper=float(r["upper"]),
+                       prob=self.prob,
+                       observation={"median": float(r["obs_median"]), "lower": float(r["obs_lower"]),
+                                    "upper": float(r["obs_upper"])},
+                       reliable=self.reliable)
+            out.append(rec)
+        return out
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted law: the ArviZ DataTree plus the law, the data and the settings.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood`` (on the y scale),
+        ``observed_data`` and ``constant_data``.
+    law : Law
+    data : Dataset
+    settings : dict
+        What happened: likelihood, priors (as text), sampler requested and ``sampler_ran``,
+        draws, tune, chains, target_accept, seed, remedies applied.
+    config : FitConfig
+        How the fit was asked for; every refit reuses it.
+    """
+
+    tree: Any = field(repr=False)
+    law: Law
+    data: Dataset = field(repr=False)
+    settings: Mapping[str, Any] = field(hash=False)
+    config: FitConfig | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.config is None:  # a fit saved before configurations were stored
+            object.__setattr__(self, "config", FitConfig.from_settings(self.settings))
+
+    @property
+    def likelihood(self) -> Likelihood:
+        """The fit's observation model (:mod:`bayescale.spec.likelihoods`)."""
+        return get_likelihood(self.settings["likelihood"])
+
+    # -- posterior access ----------------------------------------------------
+    @property
+    def param_names(self) -> list[str]:
+        """Law parameters followed by noise parameters."""
+        return list(self.law.param_names) + list(self.likelihood.noise_names)
+
+    def draws(self, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Flattened posterior draws (chain-major) of the named parameters."""
+        post = self.tree["posterior"]
+        names = self.param_names if names is None else list(names)
+        return {n: np.asarray(post[n].values, dtype=float).reshape(-1) for n in names}
+
+    # -- diagnostics -----------------------------------------------------------
+    def diagnostics(self) -> Diagnostics:
+        """Divergences, R-hat and ESS (ArviZ) against the thresholds of :class:`Diagnostics`."""
+        return self._diagnostics
+
+    @cached_property
+    def _diagnostics(self) -> Diagnostics:
+        post = self.tree["posterior"]
+        chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+        div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
+        names = self.param_names
+        rhat = az.rhat(self.tree, var_names=names)
+        ess_b = az.ess(self.tree, var_names=names, method="bulk")
+        ess_t = az.ess(self.tree, var_names=names, method="tail")
+
+        def _vals(ds):
+            return np.array([float(np.asarray(ds[n].values)) for n in names])
+
+        r, eb, et = _vals(rhat), _vals(ess_b), _vals(ess_t)
+        problems = []
+        if div:
+            problems.append(f"{div} divergent transition(s): the posterior may be biased")
+        need = ESS_PER_CHAIN_MIN * chains
+        if chains > 1 and not np.all(r <= RHAT_MAX):
+            worst = names[int(np.nanargmax(r))]
+            problems.append(f"R-hat up to {np.nanmax(r):.3f} ({worst}) > {RHAT_MAX}: chains disagree")
+        if chains < 2:
+            problems.append("only one chain: R-hat cannot check convergence")
+        if not np.all(eb >= need):
+            worst = names[int(np.nanargmin(eb))]
+            problems.append(f"bulk ESS down to {np.nanmin(eb):.0f} ({worst}) < {need}: draw more")
+        if not np.all(et >= need):
+            worst = names[int(np.nanargmin(et))]
+            problems.append(f"tail ESS down to {np.nanmin(et):.0f} ({worst}) < {need}: intervals are noisy")
+        return Diagnostics(
+            divergences=div,
+            max_rhat=float(np.nanmax(r)),
+            min_ess_bulk=float(np.nanmin(eb)),
+            min_ess_tail=float(np.nanmin(et)),
+            chains=chains,
+            draws=draws,
+            ok=not problems,
+            problems=tuple(problems),
+        )
+
+    def summary(self, *, prob: float = 0.94) -> pd.DataFrame:
+        """Every parameter with posterior mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
+
+        The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict.
+        """
+        check_prob(prob)
+        s = az.summary(self.tree, var_names=self.param_names, ci_prob=prob, ci_kind="eti", round_to="none")
+        d = self.draws()
+        s.insert(2, "median", [float(np.median(d[n])) for n in s.index])
+        diag = self.diagnostics()
+        s.attrs["diagnostics"] = diag
+        s.attrs["ok"] = diag.ok
+        s.attrs["prob"] = prob
+        return s
+
+    # -- prediction ------------------------------------------------------------
+    def expected(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Draws of the law's expected value, shape (draws, m)."""
+        return expected_draws(self.law, self.draws(self.law.param_names), inputs)
+
+    def forecast(
+        self,
+        *,
+        x: Any,
+        prob: float = 0.9,
+        seed: int | None = None,
+    ) -> Forecast:
+        """Forecast at target scales (see the module's prediction contract).
+
+        Parameters
+        ----------
+        x : float, sequence, or mapping of input name to values
+            Target scale(s); a mapping (or DataFrame) for laws of several inputs.
+        prob : float
+            Probability of the equal-tailed intervals, in (0, 1).
+        seed : int, optional
+            Seed of the noise draws for new observations; defaults to the fit's own seed, so a
+            saved and reloaded fit forecasts identically.
+        """
+        check_prob(prob)
+        if seed is None:
+            seed = self.settings.get("seed")
+        inputs = target_inputs(self.law, x)
+        mu = self.expected(inputs)
+        rng = np.random.default_rng(seed)
+        obs = self.likelihood.draw(mu, self.draws(self.likelihood.noise_names), rng)
+        return Forecast(inputs=inputs, expected=mu, observed=obs, prob=prob, reliable=self.diagnostics().ok)
+
+    def optimal_allocation(self, *, compute: Any, prob: float = 0.9, **kwargs):
+        """Compute-optimal split of budgets C = 6ND for a two-input law (see :mod:`bayescale.inference.allocation`)."""
+        return optimal_allocation(self, compute=compute, prob=prob, **kwargs)
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to netCDF: the DataTree with the law, settings and data stored inside."""
+        p = Path(path)
+        tree = self.tree.copy()
+        tree.attrs["bayescale_version"] = __version__
+        tree.attrs["bayescale_law"] = self.law.to_json()
+        tree.attrs["bayescale_settings"] = json.dumps(dict(self.settings))
+        tree.attrs["bayescale_config"] = self.config.to_json()
+        tree.attrs["bayescale_columns"] = json.dumps(dict(self.data.columns))
+        tree.attrs["bayescale_source"] = self.data.source
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tree.to_netcdf(p, engine="h5netcdf")
+        return p

@@ -1,0 +1,176 @@
+"""Running NUTS: the compile cache, per-chain starting points and the sampler call.
+
+Compiling a model with nutpie costs seconds; sampling a small one costs about as
+much.  One :class:`CompileCache` object owns the compiled models of this process,
+keyed by (law, likelihood, priors): repeated fits of one law swap new data into
+the compiled graph through its data containers instead of compiling again.  The
+cache is bounded (least recently used entries go first) and thread-safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..predictive import pointwise_log_likelihood
+from ..spec.data import Dataset
+from ..spec.laws import Law
+from ..spec.likelihoods import Likelihood
+from .model import model_data
+from .starts import constrained
+
+__all__ = ["CompileCache", "COMPILE_CACHE", "sample"]
+
+
+class CompileCache:
+    """Compiled nutpie models and learned chain seeds of this process, bounded and thread-safe.
+
+    Parameters
+    ----------
+    max_models : int
+        Compiled models kept; the least recently used is dropped beyond that.
+    """
+
+    def __init__(self, max_models: int = 32) -> None:
+        self.max_models = int(max_models)
+        self._models: OrderedDict[tuple, Any] = OrderedDict()
+        self._seeds: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._lock = threading.RLock()
+        self.compiles = 0  # how many models this cache compiled (benchmarks report it)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+            self._seeds.clear()
+
+    def compiled(self, model, key: tuple, values: Mapping[str, np.ndarray], compile_fn: Callable[[Any], Any]):
+        """The compiled model for ``key`` with ``values`` swapped into its data containers."""
+        with self._lock:
+            hit = self._models.get(key)
+            if hit is not None:
+                self._models.move_to_end(key)
+        if hit is None:
+            hit = compile_fn(model)
+            with self._lock:
+                self._models[key] = hit
+                self.compiles += 1
+                while len(self._models) > self.max_models:
+                    self._models.popitem(last=False)
+            return hit
+        known = {v.name for v in hit.shared_var_keys}
+        return hit.with_data(**{k: v for k, v in values.items() if k in known})
+
+    def chain_seeds(self, compiled, *, seed: int | None, chains: int, point: np.ndarray) -> tuple[int, ...]:
+        """The seeds nutpie gives its chains for ``seed`` (empty for ``seed=None``), found once per process.
+
+        nutpie derives each chain's seed from the sampling seed and the chain alone (checked: the same
+        set for any draws, tune and cores), but does not expose them; a one-draw run that records them
+        is the only way to learn them.  It costs about 0.1 s, once per (seed, chains).
+        """
+        if seed is None:
+            return ()
+        key = (int(seed), int(chains))
+        with self._lock:
+            known = self._seeds.get(key)
+        if known is not None:
+            return known
+        import nutpie  # deferred: the sampler is loaded only when a fit runs
+
+        seen: list[int] = []
+        lock = threading.Lock()
+
+        def record(s=None):
+            with lock:
+                seen.append(int(s))
+            return point.copy()
+
+        # as many draws as chains: with fewer, ArviZ warns that the chain dimension looks like the draws
+        probe = dataclasses.replace(compiled, initial_point_func=record)
+        nutpie.sample(probe, draws=max(1, chains), tune=1, chains=chains, cores=1, seed=seed, progress_bar=False)
+        out = tuple(seen[:chains])
+        with self._lock:
+            self._seeds[key] = out
+        return out
+
+
+#: The compile cache of this process.
+COMPILE_CACHE = CompileCache()
+
+
+def nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]], chain_seeds: Sequence[int] = ()):
+    """An ``initial_point_func`` for nutpie that hands each chain its own start (flat, in nutpie's order).
+
+    nutpie calls the function once per chain, with that chain's seed, from the chains' threads, so the
+    order of the calls depends on thread scheduling.  The start is therefore chosen by the rank of the
+    chain's seed among ``chain_seeds`` (:meth:`CompileCache.chain_seeds`), which makes the pairing of
+    chain and start, and so the draws, reproducible from the fit's seed.  A seed not among them (a
+    retried initialisation, or no seed) takes the next start in call order.
+    """
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    flats = [np.concatenate([np.atleast_1d(np.asarray(s[n], dtype=float)).ravel() for n in names]) for s in starts]
+    rank = {int(s): i for i, s in enumerate(sorted(int(s) for s in chain_seeds))}
+    lock, count = threading.Lock(), [0]
+
+    def initial_point(seed=None):
+        i = rank.get(None if seed is None else int(seed))
+        if i is None:
+            with lock:
+                i = count[0]
+                count[0] += 1
+        return flats[i % len(flats)].copy()
+
+    return initial_point
+
+
+def _nutpie_compile(model):
+    import nutpie  # deferred: the sampler is loaded only when a fit runs
+
+    return nutpie.compile_pymc_model(model)
+
+
+def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
+           tune: int, chains: int, cores: int, target_accept: float, seed: int | None, progressbar: bool,
+           starts=None, cache: CompileCache = COMPILE_CACHE):
+    """Run NUTS and return a DataTree with posterior, sample_stats, log_likelihood and the data."""
+    if sampler == "nutpie":
+        import nutpie  # deferred: the sampler is loaded only when a fit runs
+
+        compiled = cache.compiled(model, (law.to_json(), likelihood.name, priors_key), model_data(law, ds),
+                                  _nutpie_compile)
+        if starts:
+            first = nutpie_starts(model, starts)()
+            seeds = cache.chain_seeds(compiled, seed=seed, chains=chains, point=first)
+            compiled = dataclasses.replace(compiled, initial_point_func=nutpie_starts(model, starts, seeds))
+        tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                             target_accept=target_accept, progress_bar=progressbar, save_warmup=False)
+    else:
+        import pymc as pm  # deferred: only the non-default samplers go through pm.sample
+
+        with model:
+            tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
+                             random_seed=seed, nuts_sampler=sampler, progressbar=progressbar,
+                             compute_convergence_checks=False,
+                             initvals=[constrained(s) for s in starts] if starts else None)
+    post = tree["posterior"]
+    names = list(law.param_names) + list(likelihood.noise_names)
+    params = {n: np.asarray(post[n].values, dtype=float) for n in names}
+    ll = pointwise_log_likelihood(law, likelihood, params, ds.inputs, ds.y)
+    obs = np.arange(ds.n)
+    keep = {k: tree[k].to_dataset() for k in ("posterior", "sample_stats")}
+    keep["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "obs"), ll)},
+                                        coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                                                "obs": obs})
+    keep["observed_data"] = xr.Dataset({"y": (("obs",), np.asarray(ds.y, dtype=float))}, coords={"obs": obs})
+    keep["constant_data"] = xr.Dataset({k: (("obs",), np.asarray(v, dtype=float)) for k, v in ds.inputs.items()},
+                                       coords={"obs": obs})
+    out = xr.DataTree.from_dict(keep)
+    out["posterior"].attrs.update(post.attrs)
+    return out

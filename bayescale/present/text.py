@@ -1,0 +1,175 @@
+"""Plain-text and JSON views of results for the command line (no argparse here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..evaluate.compare import C_NEAR_ZERO
+
+__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "fmt", "fmt_nan", "fmt_general"]
+
+
+def fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def fit_report(fit, forecast=None) -> dict[str, Any]:
+    """The JSON object of ``bayescale fit --json``."""
+    s = fit.summary(prob=0.94)
+    diag = s.attrs["diagnostics"]
+    params = {}
+    for name, row in s.iterrows():
+        params[name] = {
+            "mean": float(row["mean"]),
+            "median": float(row["median"]),
+            "sd": float(row["sd"]),
+            "lower": float(row[_ci_cols(s)[0]]),
+            "upper": float(row[_ci_cols(s)[1]]),
+            "prob": 0.94,
+            "r_hat": float(row["r_hat"]),
+            "ess_bulk": float(row["ess_bulk"]),
+            "ess_tail": float(row["ess_tail"]),
+        }
+    return {
+        "law": fit.law.name,
+        "likelihood": fit.settings["likelihood"],
+        "sampler": fit.settings["sampler_ran"],
+        "n_obs": fit.data.n,
+        "data": fit.data.source,
+        "remedy": fit.settings.get("remedy"),
+        "parameters": params,
+        "diagnostics": diag.to_dict(),
+        "forecasts": forecast.to_records() if forecast is not None else [],
+    }
+
+
+def _ci_cols(s) -> tuple[str, str]:
+    cols = [c for c in s.columns if c.startswith(("eti", "hdi"))]
+    return cols[0], cols[1]
+
+
+def print_fit(fit, forecast=None) -> None:
+    s = fit.summary(prob=0.94)
+    diag = s.attrs["diagnostics"]
+    lo, hi = _ci_cols(s)
+    print(f"law: {fit.law.name}    likelihood: {fit.settings['likelihood']}    "
+          f"sampler: {fit.settings['sampler_ran']}    observations: {fit.data.n}")
+    print(f"data: {fit.data.source}")
+    if fit.settings.get("remedy"):
+        print(f"remedy applied: {fit.settings['remedy']}")
+    print(f"\n{'parameter':<10} {'median':>11} {'94% lower':>11} {'94% upper':>11} {'r_hat':>7} {'ess_bulk':>9}")
+    for name, r in s.iterrows():
+        print(f"{name:<10} {fmt(r['median']):>11} {fmt(r[lo]):>11} {fmt(r[hi]):>11} "
+              f"{r['r_hat']:>7.3f} {r['ess_bulk']:>9.0f}")
+    print(f"\ndivergences: {diag.divergences}    max r_hat: {diag.max_rhat:.3f}    "
+          f"min ess bulk/tail: {diag.min_ess_bulk:.0f}/{diag.min_ess_tail:.0f}")
+    print_diagnostics(diag)
+    if forecast is not None:
+        print_forecast(forecast)
+
+
+def print_diagnostics(diag, lead: str = "") -> None:
+    """Print the verdict of :class:`bayescale.fit.Diagnostics` and each failed check."""
+    if diag.ok:
+        print(f"{lead}diagnostics: ok")
+    else:
+        print(f"{lead}diagnostics: NOT OK - do not rely on these numbers:")
+        for p in diag.problems:
+            print(f"  - {p}")
+
+
+def print_forecast(fc) -> None:
+    t = fc.table()
+    pct = f"{fc.prob * 100:g}%"
+    names = list(fc.inputs)
+    print(f"\nforecast ({pct} intervals; 'law' = expected value, 'new obs' = a new observation)")
+    head = " ".join(f"{n:>11}" for n in names)
+    print(f"{head} {'law median':>11} {'law lower':>11} {'law upper':>11} {'obs lower':>11} {'obs upper':>11}")
+    for _, r in t.iterrows():
+        xs = " ".join(f"{fmt(r[n]):>11}" for n in names)
+        print(f"{xs} {fmt(r['median']):>11} {fmt(r['lower']):>11} {fmt(r['upper']):>11} "
+              f"{fmt(r['obs_lower']):>11} {fmt(r['obs_upper']):>11}")
+    if not fc.reliable:
+        print("WARNING: the fit's diagnostics failed; these intervals are not reliable.")
+
+
+def fmt_nan(v: float) -> str:
+    v = float(v)
+    if np.isnan(v):
+        return "n/a"
+    return "inf" if np.isinf(v) else f"{v:.4g}"
+
+
+def print_allocation(fit, alloc: Allocation) -> None:
+    diag = fit.diagnostics()
+    pct = f"{alloc.prob * 100:g}%"
+    print(f"law: {fit.law.name}    likelihood: {fit.settings.get('likelihood')}    method: {alloc.method}    "
+          f"C = {alloc.flops_per_token_param:g} N D")
+    print(f"compute-optimal allocation (median [{pct} interval])")
+    t = alloc.table()
+    for _, r in t.iterrows():
+        print(f"\nC = {r['compute']:.3g} FLOPs")
+        for name, label in (("N_opt", "N* (params)"), ("D_opt", "D* (tokens)"),
+                            ("tokens_per_param", "D*/N*"), ("loss_opt", "loss at optimum")):
+            print(f"  {label:<16} {fmt_nan(r[name + '_median']):>11}  [{fmt_nan(r[name + '_lower'])}, "
+                  f"{fmt_nan(r[name + '_upper'])}]")
+        if r["edge_fraction"] > 0:
+            print(f"  WARNING: {r['edge_fraction']:.1%} of draws have no interior optimum at this budget")
+    print_diagnostics(diag, lead="\n")
+
+
+def print_comparison(c) -> None:
+    print(f"PSIS-LOO comparison ({next(iter(c.fits.values())).data.n} observations; elpd on the y scale)")
+    print(f"{'law':<18} {'rank':>4} {'elpd':>9} {'se':>7} {'p_loo':>7} {'diff':>8} {'dse':>7} "
+          f"{'weight':>7} {'k_max':>6} {'refits':>7} {'diag':>5}")
+    for name, r in c.table.iterrows():
+        lo = c.loo[name]
+        ok = c.fits[name].diagnostics().ok
+        print(f"{name:<18} {int(r['rank']):>4} {r['elpd']:>9.2f} {r['se']:>7.2f} {r['p']:>7.2f} "
+              f"{r['elpd_diff']:>8.2f} {r['dse']:>7.2f} {r['weight']:>7.3f} {lo.pareto_k_max:>6.2f} "
+              f"{len(lo.refits):>7} {'ok' if ok else 'FAIL':>5}")
+    for name, lo in c.loo.items():
+        print(f"  {name}: {lo.method}" + (f" (points {list(lo.refits)})" if lo.refits else "")
+              + ("" if lo.refit_ok else "; a refit failed diagnostics"))
+    for name, f in c.fits.items():
+        d = f.diagnostics()
+        if not d.ok:
+            print(f"  WARNING {name}: " + "; ".join(d.problems))
+    if c.lfo:
+        r0 = next(iter(c.lfo.values()))
+        print(f"\nleave-future-out (fit on {r0.n_train} points, score the {r0.n_test} at the largest scales)")
+        print(f"{'law':<18} {'mean lpd':>9} {'rmsle':>8} {'diag':>5}")
+        for name, r in sorted(c.lfo.items(), key=lambda kv: -np.nan_to_num(kv[1].mean_lpd, nan=-np.inf)):
+            print(f"{name:<18} {r.mean_lpd:>9.3f} {r.rmsle:>8.4f} {'ok' if r.ok else 'FAIL':>5}"
+                  + (f"  ({'; '.join(r.problems)})" if r.problems else ""))
+    print(f"recommended single law: {c.recommended}  (by {c.recommended_by}); to forecast, prefer the stacked "
+          f"mixture (--target)")
+    v = c.verdict
+    if v is None:
+        print("\nbreak verdict: not applicable (compare a broken law, e.g. bnsl1, with power_law_offset)")
+        return
+    print(f"\nbreak verdict: {v.verdict.upper()}  ({v.broken_law} vs {v.baseline}: elpd diff {v.elpd_diff:.2f}, "
+          f"se {v.dse:.2f})")
+    for b in v.breaks:
+        print(f"  break {b['index']}: c{b['index']} median {b['c_median']:.3g}, {v.prob:.0%} interval "
+              f"[{b['c_lower']:.3g}, {b['c_upper']:.3g}], P(|c|<{C_NEAR_ZERO:g}) {b['p_abs_c_below']:.2f}; "
+              f"d{b['index']} median {b['d_median']:.4g}, interval [{b['d_lower']:.4g}, {b['d_upper']:.4g}] "
+              f"({'inside' if b['d_inside'] else 'NOT inside'} [{v.x_range[0]:.4g}, {v.x_range[1]:.4g}])")
+    for r in v.reasons:
+        print(f"  - {r}")
+    if not v.reliable:
+        print("  WARNING: diagnostics failed, so this verdict is NOT reliable; rerun with more draws:")
+        for w in v.warnings:
+            print(f"    * {w}")
+
+
+def fmt_general(v: Any) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not np.isfinite(v):
+        return str(v)
+    return f"{v:.4g}"

@@ -1,0 +1,59 @@
+"""The priors a fit uses: a law's defaults and its likelihood's noise priors, with overrides by name."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Mapping
+
+from ..errors import PriorError
+from .laws import Law, stat_names
+from .likelihoods import Likelihood, get_likelihood
+from .priors import Prior, parse_prior
+
+__all__ = ["resolve_priors"]
+
+
+def resolve_priors(
+    law: Law, likelihood: str | Likelihood = "lognormal", priors: Mapping[str, str | Prior] | None = None
+) -> dict[str, Prior]:
+    """The priors a fit uses: the law's defaults and noise priors, with user overrides by name.
+
+    Raises
+    ------
+    PriorError
+        For a name that is not a parameter (with the closest match), a malformed prior, or a
+        prior that uses a name not available to it.
+    """
+    lik = get_likelihood(likelihood)
+    out: dict[str, Prior] = {p.name: p.prior for p in law.parameters}
+    for name, (text, _) in lik.noise_priors.items():
+        out[name] = parse_prior(text, param=name)
+    priors = dict(priors or {})
+    for name in priors:
+        if name not in out:
+            close = difflib.get_close_matches(name, list(out), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise PriorError(
+                f"no parameter {name!r} in law {law.name!r} with {lik.name} noise{hint}; "
+                f"the parameters are {', '.join(out)}"
+            )
+    stats = stat_names(law.inputs)
+    seen: set[str] = set()
+    for name in list(out):
+        if name in priors:
+            out[name] = parse_prior(priors[name], param=name)
+            bad = out[name].names - stats - seen
+            if bad:
+                raise PriorError(
+                    f"prior for {name!r} uses {', '.join(sorted(bad))}: only numbers, data statistics "
+                    f"({', '.join(sorted(stats))}) and parameters declared before it are allowed"
+                )
+        seen.add(name)
+    if law.ordered and any(n in priors for n in law.ordered):
+        texts = {out[n].text.replace(" ", "") for n in law.ordered}
+        if len(texts) != 1 or out[law.ordered[0]].dist != "LogUniform":
+            raise PriorError(
+                f"break positions {', '.join(law.ordered)} are sampled jointly in increasing order: "
+                "override all of them with one and the same LogUniform(lower=..., upper=...) prior"
+            )
+    return out
