@@ -15,7 +15,6 @@ backend-agnostic arithmetic evaluator that emits PyTensor graphs.
 from __future__ import annotations
 
 import ast
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -66,7 +65,7 @@ class Formula:
         return evaluate(self, env, backend)
 
 
-def _check(node: ast.AST, text: str, names: set[str], allow_calls_kw: bool) -> None:
+def _check(node: ast.AST, text: str, names: set[str]) -> None:
     def bad(what: str) -> LawError:
         return LawError(
             f"formula {text!r}: {what} is not allowed; use numbers, names, + - * / ** ^ "
@@ -74,7 +73,7 @@ def _check(node: ast.AST, text: str, names: set[str], allow_calls_kw: bool) -> N
         )
 
     if isinstance(node, ast.Expression):
-        _check(node.body, text, names, allow_calls_kw)
+        _check(node.body, text, names)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise bad(f"the constant {node.value!r}")
@@ -85,12 +84,12 @@ def _check(node: ast.AST, text: str, names: set[str], allow_calls_kw: bool) -> N
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _BINOPS:
             raise bad(f"the operator {type(node.op).__name__}")
-        _check(node.left, text, names, allow_calls_kw)
-        _check(node.right, text, names, allow_calls_kw)
+        _check(node.left, text, names)
+        _check(node.right, text, names)
     elif isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARY:
             raise bad(f"the operator {type(node.op).__name__}")
-        _check(node.operand, text, names, allow_calls_kw)
+        _check(node.operand, text, names)
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             fname = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
@@ -105,7 +104,7 @@ def _check(node: ast.AST, text: str, names: set[str], allow_calls_kw: bool) -> N
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise bad("a starred argument")
-            _check(a, text, names, allow_calls_kw)
+            _check(a, text, names)
     else:
         raise bad(f"the construct {type(node).__name__!r}")
 
@@ -130,7 +129,7 @@ def parse(text: str) -> Formula:
     except SyntaxError as exc:
         raise LawError(f"formula {text!r} is not a valid expression: {exc.msg}") from None
     names: set[str] = set()
-    _check(tree, text, names, allow_calls_kw=False)
+    _check(tree, text, names)
     # FUNCTIONS' names are never free variables
     return Formula(text=text, tree=tree.body, names=frozenset(names - set(FUNCTIONS)))
 
@@ -238,7 +237,3 @@ def parse_call(text: str) -> tuple[str, dict[str, Formula]]:
         sub = ast.unparse(kw.value)
         args[kw.arg] = parse(sub)
     return tree.func.id, args
-
-
-def _is_finite_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
