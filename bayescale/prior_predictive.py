@@ -38,7 +38,7 @@ from .predictive import expected_draws, observation_draws, target_inputs
 from .spec.data import Dataset, data_stats, load_data, stat_names
 from .spec.laws import Law, get_law
 from .spec.likelihoods import get_likelihood
-from .spec.resolve import resolve_priors
+from .spec.resolve import check_prior_domains, resolve_priors
 
 __all__ = ["PriorPredictive", "prior_predictive", "prior_draws", "stats_for"]
 
@@ -149,6 +149,7 @@ def prior_draws(
         raise PriorError(f"draws must be a positive integer, got {draws!r}")
     resolved = resolve_priors(law, likelihood, priors)
     env: dict[str, Any] = dict(stats_for(law, stats, priors=priors, likelihood=likelihood))
+    check_prior_domains(resolved, env)
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):

@@ -44,7 +44,7 @@ CASES = [
     (GOOD, ["--prior", "alpha=Normal(mu=__import__('os'), sigma=1)"], "not allowed"),
     (GOOD, ["--target", "-10"], "must be a positive number"),
     (GOOD, ["--target", "0"], "must be a positive number"),
-    ("", [], "not a readable CSV"),
+    ("", [], "the file is empty"),
 ]
 
 
@@ -85,7 +85,7 @@ def test_forecast_cli_bad_input(tmp_path, capsys, tiny_fit_path):
 
 def test_python_api_errors_are_typed():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, np.nan, 1.0, 1.0]})
-    with pytest.raises(DataError, match="column 'y'.*row 1"):
+    with pytest.raises(DataError, match="column 'y'.*DataFrame index 1"):
         bs.fit(df, law="power_law", draws=5, tune=5)
     with pytest.raises(FitError, match="likelihood"):
         bs.fit(df, law="power_law", likelihood="poisson")

@@ -12,12 +12,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["FitConfig", "SAMPLERS", "INITS"]
+__all__ = ["FitConfig", "SAMPLERS", "INITS", "SEED_MAX"]
 
 #: Samplers a fit can request (each where installed).
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: Ways to start the chains.
 INITS = ("optimize", "prior")
+#: Largest seed accepted (seeds are 32-bit unsigned integers, as numpy's legacy seeding).
+SEED_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import DataError, FitError
-from ..spec.data import Dataset, load_data
+from ..spec.data import Dataset, data_stats, load_data
 from ..spec.laws import Law, get_law, law_from_json
-from ..spec.likelihoods import get_likelihood
-from ..spec.resolve import resolve_priors
-from .config import INITS, SAMPLERS, FitConfig
+from ..spec.likelihoods import LIKELIHOODS, get_likelihood
+from ..spec.resolve import check_prior_domains, resolve_priors
+from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .results import Diagnostics, Fit, Forecast
 from .sampling import COMPILE_CACHE, sample
@@ -111,17 +111,28 @@ def _check_config(cfg: FitConfig) -> str:
         raise FitError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if importlib.util.find_spec(sampler) is None:
         raise FitError(f"sampler {sampler!r} needs the package {sampler!r}: pip install {sampler}")
-    for name, v, lo in (("draws", cfg.draws, 1), ("tune", cfg.tune, 0), ("chains", cfg.chains, 1)):
-        if not isinstance(v, (int, np.integer)) or v < lo:
-            raise FitError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not 0 < cfg.target_accept < 1:
-        raise FitError(f"target_accept must be in (0, 1), got {cfg.target_accept!r}")
+    for name, v, lo in (("draws", cfg.draws, 1), ("tune", cfg.tune, 1), ("chains", cfg.chains, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise FitError(f"{name} must be an integer >= {lo}, got {v!r}"
+                           + ("; NUTS needs tuning steps to adapt its step size (default 1000)" if name == "tune" else ""))
+    if cfg.cores is not None and (isinstance(cfg.cores, bool) or not isinstance(cfg.cores, (int, np.integer))
+                                  or cfg.cores < 1):
+        raise FitError(f"cores must be an integer >= 1 (or None for min(chains, CPUs)), got {cfg.cores!r}")
+    if cfg.seed is not None and (isinstance(cfg.seed, bool) or not isinstance(cfg.seed, (int, np.integer))
+                                 or not 0 <= cfg.seed <= SEED_MAX):
+        raise FitError(f"seed must be an integer from 0 to {SEED_MAX} (or None), got {cfg.seed!r}")
+    if isinstance(cfg.target_accept, bool) or not isinstance(cfg.target_accept, (int, float)) \
+            or not 0 < cfg.target_accept < 1:
+        raise FitError(f"target_accept must be a number in (0, 1), e.g. 0.9, got {cfg.target_accept!r}")
+    if cfg.likelihood not in LIKELIHOODS:
+        get_likelihood(cfg.likelihood)  # raises with the list of likelihoods
     if cfg.init not in INITS:
         raise FitError(f"init must be 'optimize' or 'prior', got {cfg.init!r}")
     return sampler
 
 
 def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None) -> Fit:
+    sampler = _check_config(config)
     law = get_law(law)
     lik = get_likelihood(config.likelihood)
     overrides = config.prior_overrides or None
@@ -134,7 +145,7 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         ds = load_data(data, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs,
                        positive_y=lik.positive_y, where=where)
     check_identifiable(law, ds)
-    sampler = _check_config(config)
+    check_prior_domains(resolved, data_stats(ds.inputs, ds.y))
     chains = int(config.chains)
     cores = config.cores or max(1, min(chains, os.cpu_count() or 1))
     if progressbar is None:

@@ -9,7 +9,9 @@ row and the value, instead of being dropped.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -84,7 +86,35 @@ def data_dir() -> Path:
 def _row_label(frame: pd.DataFrame, pos: int, from_csv: bool) -> str:
     if from_csv:
         return f"line {int(frame.index[pos]) + 2}"  # header is line 1; index keeps file order
-    return f"row {frame.index[pos]!r}"
+    return f"DataFrame index {_show(frame.index[pos])}"
+
+
+def _show(v: Any) -> str:
+    """A value for a one-line message: numpy scalars as plain Python values, text quoted."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return f"{v:g}"
+    text = repr(v) if isinstance(v, str) else str(v)
+    return text if text.isprintable() else repr(text)
+
+
+def _missing_column(src: str, col: str, columns: Sequence[Any]) -> DataError:
+    names = [str(c) for c in columns]
+    shown = ", ".join(n if n.isprintable() else repr(n) for n in names)
+    hint = ""
+    stripped = [n for n in names if n.strip() == str(col).strip()]
+    if stripped:
+        hint = f" (the header has {stripped[0]!r}, with spaces: remove them from the header or name it exactly)"
+    else:
+        close = difflib.get_close_matches(str(col), names, n=1, cutoff=0.6)
+        if close:
+            hint = f" (did you mean {close[0]!r}?)"
+    if len(names) == 1 and any(d in names[0] for d in (";", "\t", "|")):
+        sep = next(d for d in (";", "\t", "|") if d in names[0])
+        hint += (f"; the file seems to be separated by {sep!r}, not commas: save it as comma-separated "
+                 "values (CSV)")
+    return DataError(f"{src}: no column {_show(col)}{hint}; the columns are {shown}")
 
 
 def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -> np.ndarray:
@@ -101,7 +131,7 @@ def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{where}: column {col!r} has non-numeric value {s.iloc[pos]!r} at "
+            f"{where}: column {col!r} has non-numeric value {_show(s.iloc[pos])} at "
             f"{_row_label(frame, pos, from_csv)} ({int(bad.sum())} such row(s)); fix or remove those rows"
         )
     arr = np.asarray(vals, dtype=float)
@@ -109,7 +139,7 @@ def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -
     if nonfinite.any():
         pos = int(np.flatnonzero(nonfinite)[0])
         raise DataError(
-            f"{where}: column {col!r} has a missing, NaN or infinite value ({s.iloc[pos]!r}) at "
+            f"{where}: column {col!r} has a missing, NaN or infinite value ({_show(s.iloc[pos])}) at "
             f"{_row_label(frame, pos, from_csv)} ({int(nonfinite.sum())} such row(s)); "
             "fix or remove those rows (bayescale never drops rows silently)"
         )
@@ -150,17 +180,31 @@ def load_data(
         For a missing file or column, a non-numeric, NaN or infinite value, a
         non-positive scale, or a non-positive metric when ``positive_y``.
     """
+    if not isinstance(data, (pd.DataFrame, str, os.PathLike)):
+        raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}; "
+                        "for a dict of columns use pandas.DataFrame(data)")
     from_csv = not isinstance(data, pd.DataFrame)
     if from_csv:
         path = Path(data)
         src = str(path)
+        if path.is_dir():
+            raise DataError(f"data path {src!r} is a directory, not a file; give the path of a CSV file")
         if not path.is_file():
             raise DataError(f"data file {src!r} not found; check the path")
         try:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{src}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); "
+                            "save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 in.csv > out.csv") from None
+        except pd.errors.ParserError as exc:
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+            if m:
+                raise DataError(f"{src}: line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}; "
+                                "fix that row (a stray comma?) or the header") from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{src}: not a readable CSV file ({first}); give a CSV with a header row") from None
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{src}: the file is empty; give a CSV with a header row and data rows") from None
         frame = frame.replace({"": np.nan})
         if not isinstance(frame.index, pd.RangeIndex):
             # pandas turns the first field into an index when rows have one more field than the
@@ -182,9 +226,7 @@ def load_data(
         keep = np.ones(total, dtype=bool)
         for col, val in where.items():
             if col not in frame.columns:
-                raise DataError(
-                    f"{src}: no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}"
-                )
+                raise _missing_column(src, col, frame.columns)
             keep &= frame[col].astype(str).str.strip().to_numpy() == str(val)
         if not keep.any():
             raise DataError(f"{src}: no row has " + " and ".join(f"{c}={v}" for c, v in where.items())
@@ -209,10 +251,9 @@ def load_data(
             f"the law takes {len(inputs)} input(s) ({', '.join(inputs)}) but {len(xcols)} x column(s) "
             f"were given ({', '.join(map(str, xcols))}); name one column per input, in that order"
         )
-    cols = [str(c) if str(c).isprintable() else repr(str(c)) for c in frame.columns]  # keep messages one line
     for c in [*xcols, y]:
         if c not in frame.columns:
-            raise DataError(f"{src}: no column {c!r}; the columns are {', '.join(cols)}")
+            raise _missing_column(src, c, frame.columns)
         if c in repeated:
             raise DataError(f"{src}: the header has several columns named {c!r}; "
                             "rename them so each name appears once")

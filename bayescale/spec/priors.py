@@ -30,7 +30,7 @@ from scipy import stats
 from ..errors import LawError, PriorError
 from .formula import Formula, evaluate, parse_call
 
-__all__ = ["Prior", "PriorFamily", "FAMILIES", "DISTRIBUTIONS", "parse_prior"]
+__all__ = ["Prior", "PriorFamily", "FAMILIES", "DISTRIBUTIONS", "parse_prior", "check_domain"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,29 @@ class PriorFamily:
     to_raw: Callable[..., Any] = field(repr=False)
     draw: Callable[..., Any] = field(repr=False)
     logpdf: Callable[..., Any] = field(repr=False)
+    positive: tuple[str, ...] = ()  # arguments that must be > 0
+    increasing: tuple[str, ...] = ()  # (lower, upper) that must satisfy lower < upper
+
+    def domain_error(self, values: Mapping[str, float]) -> str | None:
+        """Why these argument values are outside the family's domain, or None when they are valid.
+
+        Only arguments present in ``values`` are checked (the others may depend on parameters).
+        """
+        for k, v in values.items():
+            if not np.isfinite(v):
+                return f"{k}={_num(v)} is not a finite number"
+        for k in self.positive:
+            if k in values and not values[k] > 0:
+                return f"{k}={_num(values[k])} must be > 0"
+        if self.increasing and all(k in values for k in self.increasing):
+            lo, hi = self.increasing
+            if not values[lo] < values[hi]:
+                return f"{lo}={_num(values[lo])} must be below {hi}={_num(values[hi])}"
+        return None
+
+
+def _num(v: float) -> str:
+    return f"{float(v):g}"
 
 
 def _log_span(a, log):
@@ -76,6 +99,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: (v - a["mu"]) / a["sigma"],
         draw=lambda a, rng, n: a["mu"] + a["sigma"] * rng.standard_normal(n),
         logpdf=lambda v, a: stats.norm.logpdf(v, a["mu"], a["sigma"]),
+        positive=("sigma",),
     ),
     PriorFamily(
         "LogNormal", ("mu", "sigma"), "Normal", "",
@@ -83,6 +107,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: (np.log(v) - a["mu"]) / a["sigma"],
         draw=lambda a, rng, n: np.exp(a["mu"] + a["sigma"] * rng.standard_normal(n)),
         logpdf=lambda v, a: stats.lognorm.logpdf(v, s=a["sigma"], scale=np.exp(a["mu"])),
+        positive=("sigma",),
     ),
     PriorFamily(
         "HalfNormal", ("sigma",), "HalfNormal", "_log__",
@@ -90,6 +115,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: v / a["sigma"],
         draw=lambda a, rng, n: a["sigma"] * np.abs(rng.standard_normal(n)),
         logpdf=lambda v, a: stats.halfnorm.logpdf(v, scale=a["sigma"]),
+        positive=("sigma",),
     ),
     PriorFamily(
         "Uniform", ("lower", "upper"), "Uniform", "_interval__",
@@ -97,6 +123,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: (v - a["lower"]) / (a["upper"] - a["lower"]),
         draw=lambda a, rng, n: a["lower"] + (a["upper"] - a["lower"]) * rng.uniform(size=n),
         logpdf=lambda v, a: stats.uniform.logpdf(v, a["lower"], a["upper"] - a["lower"]),
+        increasing=("lower", "upper"),
     ),
     PriorFamily(
         "LogUniform", ("lower", "upper"), "Uniform", "_interval__",
@@ -104,6 +131,8 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: (np.log(v) - _log_span(a, np.log)[0]) / _log_span(a, np.log)[1],
         draw=lambda a, rng, n: np.exp(_log_span(a, np.log)[0] + _log_span(a, np.log)[1] * rng.uniform(size=n)),
         logpdf=lambda v, a: stats.loguniform.logpdf(v, a["lower"], a["upper"]),
+        positive=("lower",),
+        increasing=("lower", "upper"),
     ),
     PriorFamily(
         "Exponential", ("scale",), "Exponential", "_log__",
@@ -111,6 +140,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: v / a["scale"],
         draw=lambda a, rng, n: a["scale"] * rng.exponential(size=n),
         logpdf=lambda v, a: stats.expon.logpdf(v, scale=a["scale"]),
+        positive=("scale",),
     ),
     PriorFamily(
         "Gamma", ("alpha", "beta"), "Gamma", "_log__",
@@ -118,6 +148,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: v * a["beta"],
         draw=lambda a, rng, n: rng.gamma(a["alpha"], size=n) / a["beta"],
         logpdf=lambda v, a: stats.gamma.logpdf(v, a["alpha"], scale=1.0 / a["beta"]),
+        positive=("alpha", "beta"),
     ),
 )}
 
@@ -225,4 +256,27 @@ def parse_prior(text: str | Prior, *, param: str = "?") -> Prior:
             f"prior for {param!r}: {dist} takes arguments ({', '.join(need)}); "
             + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(sorted(extra))}")
         )
-    return Prior(text=text, dist=dist, args=args)
+    prior = Prior(text=text, dist=dist, args=args)
+    check_domain(prior, {}, param=param)
+    return prior
+
+
+def check_domain(prior: Prior, env: Mapping[str, Any], *, param: str = "?") -> None:
+    """Raise :class:`PriorError` if an argument of ``prior`` that ``env`` determines is out of its domain.
+
+    Arguments that are numbers are checked when the prior is parsed; arguments that use data
+    statistics are checked when ``env`` holds them (before a fit samples).  Arguments that use
+    other parameters cannot be checked before sampling.
+    """
+    values: dict[str, float] = {}
+    for k, f in prior.args.items():
+        if f.names <= set(env):
+            with np.errstate(all="ignore"):
+                v = np.asarray(evaluate(f, env), dtype=float)
+            if v.size == 1:
+                values[k] = float(v)
+    why = prior.family.domain_error(values)
+    if why:
+        used = sorted(set().union(*(prior.args[k].names for k in values)) & set(env))
+        at = f" with {', '.join(f'{n}={_num(env[n])}' for n in used)}" if used else ""
+        raise PriorError(f"prior for {param!r}: {prior.text}{at}: {why}")

@@ -8,9 +8,9 @@ from typing import Mapping
 from ..errors import PriorError
 from .laws import Law, stat_names
 from .likelihoods import Likelihood, get_likelihood
-from .priors import Prior, parse_prior
+from .priors import Prior, check_domain, parse_prior
 
-__all__ = ["resolve_priors"]
+__all__ = ["resolve_priors", "check_prior_domains"]
 
 
 def resolve_priors(
@@ -57,3 +57,12 @@ def resolve_priors(
                 "override all of them with one and the same LogUniform(lower=..., upper=...) prior"
             )
     return out
+
+
+def check_prior_domains(priors: Mapping[str, Prior], stats: Mapping[str, float]) -> None:
+    """Raise :class:`PriorError` for a prior whose arguments, given the data statistics, are out of domain.
+
+    Run before any sampling, so that e.g. ``HalfNormal(sigma=y_sd)`` on a constant metric fails at once.
+    """
+    for name, prior in priors.items():
+        check_domain(prior, stats, param=name)
