@@ -4,21 +4,68 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from typing import Any, Sequence
 
 from ..errors import BayescaleError
+from ..inference.config import SAMPLERS, SEED_MAX
+from ..spec.likelihoods import LIKELIHOODS
 
-__all__ = ["EXIT_BAD_INPUT", "Parser", "positive_number", "prior_pair", "targets", "parse_input_targets",
-           "parse_where", "add_sampling_args"]
+__all__ = ["EXIT_BAD_INPUT", "Parser", "positive_number", "probability", "integer", "seed", "prior_pair",
+           "targets", "parse_input_targets", "parse_where", "add_sampling_args", "add_prob_arg", "DEFAULT_PROB"]
 
 EXIT_BAD_INPUT = 2
+#: The one interval probability of every table the CLI prints (parameters, forecasts, reports).
+DEFAULT_PROB = 0.9
+
+# argparse reads "-1e21" as an option (its pattern for negative numbers has no exponent), which gives
+# "expected one argument" instead of a message about the number; this pattern lets it be a value.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.IGNORECASE)
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) that point to this command's own help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
     def error(self, message: str):  # one line, exit 2, like every other bad input
         print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def probability(text: str) -> float:
+    """An argparse ``type``: an interval probability strictly between 0 and 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a probability such as 0.9") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"probability {text!r} must be between 0 and 1 (exclusive), e.g. 0.9")
+    return v
+
+
+def integer(what: str, lo: int, hi: int | None = None):
+    """An argparse ``type`` accepting an integer in ``[lo, hi]``; errors name ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not an integer") from None
+        if v < lo or (hi is not None and v > hi):
+            rng = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be an integer {rng}")
+        return v
+
+    return parse
+
+
+#: An argparse ``type`` for seeds.
+seed = integer("seed", 0, SEED_MAX)
 
 
 def positive_number(what: str):
@@ -46,15 +93,15 @@ def prior_pair(text: str) -> tuple[str, str]:
     return name.strip(), prior.strip()
 
 
-def targets(law, values: Sequence[float] | None) -> Any:
+def targets(law, values: Sequence[float] | None, *, flag: str = "--target-input") -> Any:
     """Targets from --at/--target: plain numbers for a one-input law, NAME=VALUE,... for several."""
     if not values:
         return None
     if len(law.inputs) == 1:
         return [float(v) for v in values]
     raise BayescaleError(
-        f"law {law.name!r} has inputs {', '.join(law.inputs)}: give targets as --at-input "
-        + " ".join(f"{k}=VALUE" for k in law.inputs)
+        f"law {law.name!r} has inputs {', '.join(law.inputs)}: give targets as {flag} "
+        + ",".join(f"{k}=VALUE" for k in law.inputs)
     )
 
 
@@ -86,16 +133,32 @@ def parse_where(items: Sequence[str]) -> dict[str, str]:
     return where
 
 
+def add_prob_arg(p: argparse.ArgumentParser, what: str = "intervals") -> None:
+    p.add_argument("--prob", type=probability, default=DEFAULT_PROB,
+                   help=f"probability of the {what} (default {DEFAULT_PROB}; equal-tailed)")
+
+
+def _target_accept(text: str) -> float:
+    v = probability(text)
+    return v
+
+
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--draws", type=int, default=1000, help="posterior draws per chain (default 1000)")
-    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
-    p.add_argument("--chains", type=int, default=4, help="chains (default 4)")
-    p.add_argument("--cores", type=int, default=None, help="parallel chains (default: min(chains, CPUs))")
-    p.add_argument("--target-accept", type=float, default=0.9)
-    p.add_argument("--sampler", choices=["nutpie", "pymc", "numpyro"], default=None,
+    p.add_argument("--draws", type=integer("--draws", 1), default=1000,
+                   help="posterior draws per chain (default 1000)")
+    p.add_argument("--tune", type=integer("--tune", 1), default=1000,
+                   help="tuning steps per chain (default 1000; NUTS needs at least 1 to adapt)")
+    p.add_argument("--chains", type=integer("--chains", 1), default=4, help="chains (default 4)")
+    p.add_argument("--cores", type=integer("--cores", 1), default=None,
+                   help="chains run in parallel (default: min(chains, CPUs))")
+    p.add_argument("--target-accept", type=_target_accept, default=0.9,
+                   help="NUTS target acceptance rate in (0, 1) (default 0.9; raised to 0.99 automatically "
+                        "when the first run has divergences)")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default=None,
                    help="NUTS implementation (default: nutpie if installed)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed gives the same result")
-    p.add_argument("--likelihood", choices=["lognormal", "normal", "studentt"], default="lognormal",
+    p.add_argument("--seed", type=seed, default=0,
+                   help=f"random seed from 0 to {SEED_MAX} (default 0): the same seed gives the same result")
+    p.add_argument("--likelihood", choices=list(LIKELIHOODS), default="lognormal",
                    help="noise model: multiplicative (default), additive, or robust Student-t on log y")
     p.add_argument("--prior", action="append", type=prior_pair, default=[], metavar="NAME=PRIOR",
                    help="override a default prior, e.g. --prior 'alpha=Normal(mu=0.3, sigma=0.1)'")

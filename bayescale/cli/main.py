@@ -2,9 +2,9 @@
 | isoflop``.
 
 Every bad input ends in a one-line ``error: ...`` on standard error and exit
-status 2, never a traceback.  ``--json`` prints one JSON object on standard
-output with the keys ``law``, ``parameters``, ``diagnostics`` (with a boolean
-``ok``) and ``forecasts``.
+status 2, never a traceback; arguments are checked before any sampling.
+``--json`` prints one JSON object on standard output with the keys ``law``,
+``parameters``, ``diagnostics`` (with a boolean ``ok``) and ``forecasts``.
 """
 
 from __future__ import annotations
@@ -14,23 +14,38 @@ import json
 import sys
 from typing import Sequence
 
+from .._version import __version__
 from ..errors import BayescaleError
 from ..inference.fit import fit, load
 from ..present.text import fit_report, print_fit
 from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
 from . import allocate_cmd, compare_cmd, report_cmd
-from .args import EXIT_BAD_INPUT, Parser, _positive_float, add_sampling_args, parse_input_targets, parse_where
+from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
+                   parse_input_targets, parse_where, seed)
 from .args import targets as parse_targets
 
 __all__ = ["main", "build_parser"]
 
+_FIT_EXAMPLES = """examples:
+  bayescale fit runs.csv --x train_dataset_size --y test_cross_entropy --law bnsl1 --where split=fit \\
+      --target 800 864 928 --out bnsl.nc
+  bayescale fit chinchilla.csv --x params tokens --y loss --law chinchilla --target-input N=7e10,D=1.4e12
+"""
+_FORECAST_EXAMPLES = """examples:
+  bayescale forecast bnsl.nc --at 1000 2000 --json
+  bayescale forecast chin.nc --at-input N=7e10,D=1.4e12 --prob 0.5
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="bayescale", description="Bayesian neural scaling laws: fit, forecast, compare.")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser)
+    p = Parser(prog="bayescale", description="Bayesian neural scaling laws: fit, forecast, compare.",
+               epilog="run 'bayescale COMMAND --help' for a command's options and examples")
+    p.add_argument("--version", action="version", version=f"bayescale {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=Parser)
 
-    f = sub.add_parser("fit", help="fit a law to a CSV file")
+    f = sub.add_parser("fit", help="fit a law to a CSV file", epilog=_FIT_EXAMPLES,
+                       description="Fit a scaling law by NUTS; print parameters, diagnostics and forecasts.")
     f.add_argument("data", help="CSV file with a header row")
     f.add_argument("--x", nargs="+", required=True, metavar="COL",
                    help="scale column(s), one per law input in order (e.g. --x params tokens)")
@@ -40,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forecast at these scales (one-input laws)")
     f.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
-    f.add_argument("--prob", type=float, default=0.9, help="forecast interval probability (default 0.9)")
+    add_prob_arg(f, "parameter and forecast intervals")
     f.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
                    help="use only rows whose column equals the value (e.g. --where split=fit); reported")
     f.add_argument("--out", help="save the fit to this netCDF file")
@@ -48,22 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_args(f)
     f.set_defaults(handler=_cmd_fit)
 
-    fc = sub.add_parser("forecast", help="forecast from a saved fit")
+    fc = sub.add_parser("forecast", help="forecast from a saved fit", epilog=_FORECAST_EXAMPLES,
+                        description="Forecast the expected value and a new observation from a saved fit.")
     fc.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
     fc.add_argument("--at", nargs="+", type=_positive_float, default=[], metavar="X",
                     help="target scales (one-input laws)")
     fc.add_argument("--at-input", nargs="+", default=[], metavar="N=..,D=..",
                     help="targets for laws of several inputs, e.g. N=1e10,D=2e11")
-    fc.add_argument("--prob", type=float, default=0.9)
-    fc.add_argument("--seed", type=int, default=None, help="seed of new-observation draws (default: the fit's seed)")
-    fc.add_argument("--json", action="store_true")
+    add_prob_arg(fc, "parameter and forecast intervals")
+    fc.add_argument("--seed", type=seed, default=None, help="seed of new-observation draws (default: the fit's seed)")
+    fc.add_argument("--json", action="store_true", help="print one JSON object")
     fc.set_defaults(handler=_cmd_forecast)
 
-    sub.add_parser("laws", help="list the law catalogue").set_defaults(handler=_cmd_laws)
+    sub.add_parser("laws", help="list the law catalogue",
+                   description="List every law in the catalogue with its formula, inputs and parameters."
+                   ).set_defaults(handler=_cmd_laws)
 
-    d = sub.add_parser("demo", help="simulate a dataset, fit it, forecast and print the result")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--json", action="store_true")
+    d = sub.add_parser("demo", help="simulate a dataset, fit it, forecast and print the result",
+                       epilog="example:\n  bayescale demo --seed 3 --json")
+    d.add_argument("--seed", type=seed, default=0, help="seed of the simulation and the fit (default 0)")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
     d.set_defaults(handler=_cmd_demo)
 
     for m in (compare_cmd, allocate_cmd, report_cmd):  # each adds its parsers and sets `handler`
@@ -71,25 +90,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fit_targets(law, a):
+    """The forecast targets of ``bayescale fit``, checked before the fit runs."""
+    if a.target and a.target_input:
+        raise BayescaleError("give targets with --target or --target-input, not both")
+    if a.target:
+        return parse_targets(law, a.target, flag="--target-input")
+    if a.target_input:
+        return parse_input_targets(law, a.target_input)
+    return None
+
+
 def _cmd_fit(a) -> int:
     law = get_law(a.law)
     where = parse_where(a.where)
+    targets = _fit_targets(law, a)
     f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood, where=where or None,
             draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores,
             target_accept=a.target_accept, sampler=a.sampler, seed=a.seed,
             progressbar=None if not a.json else sys.stderr.isatty())
-    targets = parse_targets(law, a.target) if a.target else (
-        parse_input_targets(law, a.target_input) if a.target_input else None)
     fc = f.forecast(x=targets, prob=a.prob) if targets is not None else None
     if a.out:
         f.save(a.out)
     if a.json:
-        rep = fit_report(f, fc)
+        rep = fit_report(f, fc, prob=a.prob)
         if a.out:
             rep["saved"] = a.out
         print(json.dumps(rep))
     else:
-        print_fit(f, fc)
+        print_fit(f, fc, prob=a.prob)
         if a.out:
             print(f"\nsaved: {a.out}")
     return 0
@@ -97,17 +126,19 @@ def _cmd_fit(a) -> int:
 
 def _cmd_forecast(a) -> int:
     f = load(a.fit)
+    if a.at and a.at_input:
+        raise BayescaleError("give targets with --at or --at-input, not both")
     if a.at:
-        targets = parse_targets(f.law, a.at)
+        targets = parse_targets(f.law, a.at, flag="--at-input")
     elif a.at_input:
         targets = parse_input_targets(f.law, a.at_input)
     else:
         raise BayescaleError("give target scales with --at X ... (or --at-input N=..,D=.. for two-input laws)")
     fc = f.forecast(x=targets, prob=a.prob, seed=a.seed)
     if a.json:
-        print(json.dumps(fit_report(f, fc)))
+        print(json.dumps(fit_report(f, fc, prob=a.prob)))
     else:
-        print_fit(f, fc)
+        print_fit(f, fc, prob=a.prob)
     return 0
 
 
@@ -127,21 +158,30 @@ def _cmd_demo(a) -> int:
               f"A={truth['A']} and 2% noise (seed {a.seed}); fitting by NUTS...")
     f = fit(df, law=law, x="x", y="y", seed=a.seed, progressbar=None if not a.json else False)
     xmax = float(df["x"].max())
-    fc = f.forecast(x=[10 * xmax, 100 * xmax], prob=0.9, seed=a.seed)
+    fc = f.forecast(x=[10 * xmax, 100 * xmax], prob=DEFAULT_PROB, seed=a.seed)
     if a.json:
-        rep = fit_report(f, fc)
+        rep = fit_report(f, fc, prob=DEFAULT_PROB)
         rep["truth"] = truth
         print(json.dumps(rep))
     else:
-        print_fit(f, fc)
+        print_fit(f, fc, prob=DEFAULT_PROB)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
+        args, extra = parser.parse_known_args(argv)
+        if args.cmd is None:
+            parser.print_usage(sys.stderr)
+            print("error: give a command, e.g. 'bayescale fit DATA.csv --x COL --y COL --law LAW' "
+                  "(see 'bayescale --help')", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if extra:  # report it against the sub-command, whose help lists its options
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            sub.choices[args.cmd].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2, already printed)
         return int(exc.code or 0)
     try:
         return args.handler(args)
@@ -151,5 +191,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-

@@ -186,41 +186,42 @@ class Fit:
         chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
         div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
         names = self.param_names
-        rhat = az.rhat(self.tree, var_names=names)
         ess_b = az.ess(self.tree, var_names=names, method="bulk")
         ess_t = az.ess(self.tree, var_names=names, method="tail")
 
         def _vals(ds):
             return np.array([float(np.asarray(ds[n].values)) for n in names])
 
-        r, eb, et = _vals(rhat), _vals(ess_b), _vals(ess_t)
+        # R-hat needs two chains; with one, ArviZ would divide by zero, so it is not computed
+        r = _vals(az.rhat(self.tree, var_names=names)) if chains > 1 else np.full(len(names), np.nan)
+        eb, et = _vals(ess_b), _vals(ess_t)
         problems = []
         if div:
             problems.append(f"{div} divergent transition(s): the posterior may be biased")
         need = ESS_PER_CHAIN_MIN * chains
         if chains > 1 and not np.all(r <= RHAT_MAX):
-            worst = names[int(np.nanargmax(r))]
-            problems.append(f"R-hat up to {np.nanmax(r):.3f} ({worst}) > {RHAT_MAX}: chains disagree")
+            worst = names[int(np.nanargmax(np.where(np.isfinite(r), r, np.inf)))]
+            problems.append(f"R-hat up to {_max(r):.3f} ({worst}) > {RHAT_MAX}: chains disagree")
         if chains < 2:
             problems.append("only one chain: R-hat cannot check convergence")
         if not np.all(eb >= need):
-            worst = names[int(np.nanargmin(eb))]
-            problems.append(f"bulk ESS down to {np.nanmin(eb):.0f} ({worst}) < {need}: draw more")
+            worst = names[int(np.argmin(np.where(np.isfinite(eb), eb, -np.inf)))]
+            problems.append(f"bulk ESS down to {_min(eb):.0f} ({worst}) < {need}: draw more")
         if not np.all(et >= need):
-            worst = names[int(np.nanargmin(et))]
-            problems.append(f"tail ESS down to {np.nanmin(et):.0f} ({worst}) < {need}: intervals are noisy")
+            worst = names[int(np.argmin(np.where(np.isfinite(et), et, -np.inf)))]
+            problems.append(f"tail ESS down to {_min(et):.0f} ({worst}) < {need}: intervals are noisy")
         return Diagnostics(
             divergences=div,
-            max_rhat=float(np.nanmax(r)),
-            min_ess_bulk=float(np.nanmin(eb)),
-            min_ess_tail=float(np.nanmin(et)),
+            max_rhat=_max(r),
+            min_ess_bulk=_min(eb),
+            min_ess_tail=_min(et),
             chains=chains,
             draws=draws,
             ok=not problems,
             problems=tuple(problems),
         )
 
-    def summary(self, *, prob: float = 0.94) -> pd.DataFrame:
+    def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """Every parameter with posterior mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
 
         The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict.
@@ -286,3 +287,14 @@ class Fit:
         p.parent.mkdir(parents=True, exist_ok=True)
         tree.to_netcdf(p, engine="h5netcdf")
         return p
+
+
+def _max(v: np.ndarray) -> float:
+    """The largest finite value (NaN when there is none), without numpy's all-NaN warning."""
+    f = v[np.isfinite(v)]
+    return float(f.max()) if f.size else float("nan")
+
+
+def _min(v: np.ndarray) -> float:
+    f = v[np.isfinite(v)]
+    return float(f.min()) if f.size else float("nan")

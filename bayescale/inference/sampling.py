@@ -94,7 +94,8 @@ class CompileCache:
 
         # as many draws as chains: with fewer, ArviZ warns that the chain dimension looks like the draws
         probe = dataclasses.replace(compiled, initial_point_func=record)
-        nutpie.sample(probe, draws=max(1, chains), tune=1, chains=chains, cores=1, seed=seed, progress_bar=False)
+        nutpie.sample(probe, draws=max(1, chains), tune=1, chains=chains, cores=1, seed=seed, progress_bar=False,
+                      save_warmup=False)
         out = tuple(seen[:chains])
         with self._lock:
             self._seeds[key] = out

@@ -15,9 +15,9 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def fit_report(fit, forecast=None) -> dict[str, Any]:
-    """The JSON object of ``bayescale fit --json``."""
-    s = fit.summary(prob=0.94)
+def fit_report(fit, forecast=None, *, prob: float = 0.9) -> dict[str, Any]:
+    """The JSON object of ``bayescale fit --json`` (parameter intervals of probability ``prob``)."""
+    s = fit.summary(prob=prob)
     diag = s.attrs["diagnostics"]
     params = {}
     for name, row in s.iterrows():
@@ -27,7 +27,7 @@ def fit_report(fit, forecast=None) -> dict[str, Any]:
             "sd": float(row["sd"]),
             "lower": float(row[_ci_cols(s)[0]]),
             "upper": float(row[_ci_cols(s)[1]]),
-            "prob": 0.94,
+            "prob": prob,
             "r_hat": float(row["r_hat"]),
             "ess_bulk": float(row["ess_bulk"]),
             "ess_tail": float(row["ess_tail"]),
@@ -50,8 +50,10 @@ def _ci_cols(s) -> tuple[str, str]:
     return cols[0], cols[1]
 
 
-def print_fit(fit, forecast=None) -> None:
-    s = fit.summary(prob=0.94)
+def print_fit(fit, forecast=None, *, prob: float = 0.9) -> None:
+    """The readable tables of ``bayescale fit``: parameters with ``prob`` intervals, diagnostics, forecasts."""
+    s = fit.summary(prob=prob)
+    pct = f"{prob * 100:g}%"
     diag = s.attrs["diagnostics"]
     lo, hi = _ci_cols(s)
     print(f"law: {fit.law.name}    likelihood: {fit.settings['likelihood']}    "
@@ -59,7 +61,7 @@ def print_fit(fit, forecast=None) -> None:
     print(f"data: {fit.data.source}")
     if fit.settings.get("remedy"):
         print(f"remedy applied: {fit.settings['remedy']}")
-    print(f"\n{'parameter':<10} {'median':>11} {'94% lower':>11} {'94% upper':>11} {'r_hat':>7} {'ess_bulk':>9}")
+    print(f"\n{'parameter':<10} {'median':>11} {pct + ' lower':>11} {pct + ' upper':>11} {'r_hat':>7} {'ess_bulk':>9}")
     for name, r in s.iterrows():
         print(f"{name:<10} {fmt(r['median']):>11} {fmt(r[lo]):>11} {fmt(r[hi]):>11} "
               f"{r['r_hat']:>7.3f} {r['ess_bulk']:>9.0f}")
