@@ -13,7 +13,7 @@ from ..inference.allocation import optimal_allocation
 from ..inference.fit import load
 from ..present.text import print_allocation
 from ..spec.isoflop import isoflop_data
-from .args import positive_number
+from .args import add_prob_arg, positive_number
 
 __all__ = ["register"]
 
@@ -46,10 +46,8 @@ def _cmd_isoflop(a) -> int:
         frame = pd.read_csv(a.data)
     except FileNotFoundError:
         raise DataError(f"data file {a.data!r} not found; check the path") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = isoflop_data(frame, compute=a.compute, params=a.params, tokens=a.tokens,
-                           flops_per_token_param=a.flops_per_token_param)
+    out = isoflop_data(frame, compute=a.compute, params=a.params, tokens=a.tokens,
+                       flops_per_token_param=a.flops_per_token_param, warn=False)  # said on the next line
     print(f"note: derived column {out.attrs['derived']['formula']}", file=sys.stderr)
     out.to_csv(a.out, index=False)
     print(f"saved: {a.out} ({len(out)} rows)", file=sys.stderr)
@@ -63,7 +61,7 @@ def register(sub) -> None:
     _positive = positive_number("number of FLOPs")
     p.add_argument("--compute", nargs="+", type=_positive, required=True, metavar="C",
                    help="budgets in FLOPs, e.g. --compute 1e21 1e23 1e25")
-    p.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
+    add_prob_arg(p, "allocation intervals")
     p.add_argument("--flops-per-token-param", type=_positive, default=6.0,
                    help="k in C = k N D (default 6)")
     p.add_argument("--inputs", nargs=2, metavar=("N", "D"), default=None,
@@ -77,6 +75,6 @@ def register(sub) -> None:
     g = q.add_mutually_exclusive_group(required=True)
     g.add_argument("--params", metavar="COL", help="column of model sizes N (derives tokens_derived)")
     g.add_argument("--tokens", metavar="COL", help="column of token counts D (derives params_derived)")
-    q.add_argument("--flops-per-token-param", type=_positive, default=6.0)
+    q.add_argument("--flops-per-token-param", type=_positive, default=6.0, help="k in C = k N D (default 6)")
     q.add_argument("--out", required=True, help="CSV file to write")
     q.set_defaults(handler=_cmd_isoflop)
