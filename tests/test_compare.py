@@ -12,10 +12,11 @@ from scipy import integrate, stats
 
 import bayescale as bs
 from bayescale import cli
-from bayescale.evaluate.compare import (
-    VERDICTS, LfoResult, break_verdict, choose_law, lfo_split, log_density, loo_with_refits, predictive_lpd,
-    recommend, recommend_by_loo, rmsle,
-)
+from bayescale.evaluate.lfo import choose_law, lfo_split, recommend, recommend_by_loo
+from bayescale.evaluate.loo import loo_with_refits
+from bayescale.evaluate.results import Comparison, LfoResult
+from bayescale.evaluate.scoring import log_density, predictive_lpd, rmsle
+from bayescale.evaluate.verdict import VERDICTS, break_verdict
 
 RNG = np.random.default_rng(7)
 X_INNER = (2e2, 5e4)
@@ -160,8 +161,6 @@ def test_recommend_prefers_simpler_on_ties():
 
 
 def _loo_table(elpd: dict[str, float], dse: dict[str, float]):
-    import pandas as pd
-
     best = max(elpd.values())
     t = pd.DataFrame({"elpd": elpd, "elpd_diff": {k: best - v for k, v in elpd.items()}, "dse": dse})
     return t.sort_values("elpd", ascending=False)
@@ -203,10 +202,6 @@ class _FcFit:
 
 
 def _comparison(weights: dict[str, float], fits: dict):
-    import pandas as pd
-
-    from bayescale.evaluate.compare import Comparison
-
     return Comparison(fits=fits, loo={}, table=pd.DataFrame({"weight": weights}), lfo={}, recommended=None,
                       verdict=None)
 
@@ -224,6 +219,8 @@ def test_stacked_forecast_mixes_the_laws_draws_in_proportion_to_the_weights():
     assert t90["lower"].tolist() == [1.0, 1.0] and t90["upper"].tolist() == [2.0, 2.0]
     fc2 = c.forecast(x=[10.0, 20.0], prob=0.5, weights={"b": 1, "c": 1})
     assert set(np.unique(fc2.expected)) == {2.0, 9.0} and not fc2.reliable
+    one = c.forecast(x=[10.0], weights={"b": 1.0, "c": 1e-4})  # c below the 0.001 cut: the mixture is law b
+    assert one.expected.shape == (800, 1) and set(np.unique(one.expected)) == {2.0} and one.reliable
     with pytest.raises(bs.LawError, match="not compared"):
         c.forecast(x=[10.0], weights={"bnsl9": 1.0})
     with pytest.raises(bs.FitError, match="all zero"):
@@ -272,6 +269,8 @@ def test_exact_refits_replace_psis_terms(comparison):
     i = one.refits[0]
     ei = np.asarray(one.elpd_data.elpd_i.values).reshape(-1)
     assert one.elpd == pytest.approx(ei.sum())
+    assert one.se == pytest.approx(np.sqrt(ei.size * np.var(ei, ddof=1)))  # as arviz-stats' reloo
+    assert set(one.refit_diagnostics) == {i} and one.refit_ok == one.refit_diagnostics[i].ok
     assert ei[i] != pytest.approx(float(np.asarray(plain.elpd_data.elpd_i.values).reshape(-1)[i]), rel=1e-9)
     # the exact term is a log density of one point: close to the PSIS estimate for a well-fitted law
     assert abs(ei[i] - float(np.asarray(plain.elpd_data.elpd_i.values).reshape(-1)[i])) < 1.0

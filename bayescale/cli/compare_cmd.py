@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..evaluate.compare import BASELINE, MAX_REFITS, compare
+from ..evaluate.compare import compare
+from ..evaluate.loo import MAX_REFITS
+from ..evaluate.verdict import BASELINE
 from ..present.text import print_comparison, print_forecast
 from ..spec.laws import get_law
 from .args import add_sampling_args, parse_where, positive_number
