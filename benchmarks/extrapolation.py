@@ -15,7 +15,7 @@ default log-normal likelihood; a curve with a zero or negative value would be fi
 ``likelihood="normal"`` instead (and flagged in the output).
 
 For each curve bayescale fits each law family on its own -- ``power_law_offset``, ``bnsl1`` and, where
-the fit points have at least 9 distinct scales, ``bnsl2`` -- through :func:`bayescale.compare.compare`
+the fit points have at least 9 distinct scales, ``bnsl2`` -- through :func:`bayescale.evaluate.compare.compare`
 (nutpie; each worker process compiles each law once and swaps the data in).  Two bayescale forecasts
 are scored: **stacked** (below; the forecast bayescale recommends) and the **chosen law**, the single
 law that ``compare`` recommends (``Comparison.recommended``), picked by leave-future-out on the fit
@@ -61,7 +61,6 @@ curves finish: wall time and the worker's compile measurements), ``table.md``, `
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -202,7 +201,7 @@ def heldout_lpd(*, mu: np.ndarray, y: np.ndarray, sigma: np.ndarray, likelihood:
     """
     from scipy.special import logsumexp
 
-    from bayescale.evaluate.compare import log_density
+    from bayescale.evaluate.scoring import log_density
 
     ll = log_density(y, mu, likelihood=likelihood, sigma=sigma, nu=nu)
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
@@ -294,7 +293,6 @@ def init_worker(cfg: dict[str, Any]) -> None:
     """Compile each law once in this process and time compile vs a warm fit (simulated 30-point curve)."""
     _quiet()
     import bayescale as bs
-    cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
     from bayescale.spec.data import Dataset
 
     times = {}
@@ -306,9 +304,9 @@ def init_worker(cfg: dict[str, Any]) -> None:
         kw = dict(priors=None, likelihood=cfg.get("likelihood", "lognormal"), draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
                   target_accept=0.9, seed=0)
         t0 = time.perf_counter()
-        cmp._nutpie_fit(bs.get_law(law), ds, **kw)
+        bs.fit(ds, law=law, sampler="nutpie", cores=1, progressbar=False, **kw)
         t1 = time.perf_counter()
-        cmp._nutpie_fit(bs.get_law(law), ds, **kw)
+        bs.fit(ds, law=law, sampler="nutpie", cores=1, progressbar=False, **kw)
         t2 = time.perf_counter()
         times[law] = {"first_fit_s": t1 - t0, "warm_fit_s": t2 - t1, "compile_s": (t1 - t0) - (t2 - t1)}
     _WORKER["warmup"] = times
@@ -326,7 +324,8 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """Fit one curve with bayescale (each law, the chosen law, the stacked mixture) and the baselines; one record per method."""
     from baselines import BASELINES
 
-    cmp = importlib.import_module("bayescale.compare")  # the module (bayescale.compare is also a function)
+    from bayescale.evaluate.compare import compare
+    from bayescale.inference.sampling import COMPILE_CACHE
     from bayescale.spec.data import Dataset
 
     if "pid" not in _WORKER:
@@ -340,12 +339,12 @@ def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     lik = cfg.get("likelihood", "lognormal") if positive else "normal"
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
     laws = _laws_for(curve, cfg["laws"])
-    n_compiled = len(cmp._COMPILED)
+    n_compiled = COMPILE_CACHE.compiles
     t0 = time.perf_counter()
-    comp = cmp.compare(ds, laws=laws, lfo=True, max_refits=0, likelihood=lik, draws=cfg["draws"],
-                       tune=cfg["tune"], chains=cfg["chains"], seed=cfg["seed"], sampler="nutpie")
+    comp = compare(ds, laws=laws, lfo=True, max_refits=0, likelihood=lik, draws=cfg["draws"],
+                   tune=cfg["tune"], chains=cfg["chains"], seed=cfg["seed"], sampler="nutpie")
     t_bayes = time.perf_counter() - t0
-    compiled_here = len(cmp._COMPILED) - n_compiled
+    compiled_here = COMPILE_CACHE.compiles - n_compiled
     rec = comp.recommended or "power_law_offset"
     plot = None
     per_law = {}
