@@ -16,13 +16,14 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import BayescaleError
+from ..evaluate.many import fit_many
 from ..inference.fit import fit, load
-from ..present.text import fit_report, print_fit
+from ..present.text import fit_report, print_fit, print_groups
 from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
 from . import allocate_cmd, compare_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
-                   parse_input_targets, parse_where, seed)
+                   integer, parse_input_targets, parse_where, seed)
 from .args import targets as parse_targets
 
 __all__ = ["main", "build_parser"]
@@ -58,8 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_prob_arg(f, "parameter and forecast intervals")
     f.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
                    help="use only rows whose column equals the value (e.g. --where split=fit); reported")
-    f.add_argument("--out", help="save the fit to this netCDF file")
-    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.add_argument("--out", help="save the fit to this netCDF file (with --group: a folder for every group's "
+                                 "fit and results.jsonl)")
+    f.add_argument("--json", action="store_true", help="print one JSON object (with --group: one per group)")
+    g = f.add_argument_group("many curves (one fit per group, on Dask)")
+    g.add_argument("--group", nargs="+", metavar="COL", help="fit the law to each group of rows with equal values "
+                                                             "in these columns; prints one row per group")
+    g.add_argument("--resume", action="store_true", help="with --group and --out: skip groups already in OUT")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="an existing Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster)")
+    g.add_argument("--workers", type=integer("--workers", 1), default=None,
+                   help="worker processes of the local cluster (default min(4, CPUs))")
     add_sampling_args(f)
     f.set_defaults(handler=_cmd_fit)
 
@@ -105,6 +115,10 @@ def _cmd_fit(a) -> int:
     law = get_law(a.law)
     where = parse_where(a.where)
     targets = _fit_targets(law, a)
+    if a.group:
+        return _fit_groups(a, law, where, targets)
+    if a.resume or a.scheduler or a.workers:
+        raise BayescaleError("--resume, --scheduler and --workers apply to grouped fits: add --group COL")
     f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood, where=where or None,
             draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores,
             target_accept=a.target_accept, sampler=a.sampler, seed=a.seed,
@@ -121,6 +135,24 @@ def _cmd_fit(a) -> int:
         print_fit(f, fc, prob=a.prob)
         if a.out:
             print(f"\nsaved: {a.out}")
+    return 0
+
+
+def _fit_groups(a, law, where, targets) -> int:
+    if a.resume and not a.out:
+        raise BayescaleError("--resume needs --out DIR, the folder of the earlier run")
+    res = fit_many(a.data, group=a.group if len(a.group) > 1 else a.group[0], law=a.law, x=a.x if len(a.x) > 1
+                   else a.x[0], y=a.y, where=where or None, targets=targets, prob=a.prob, out=a.out, resume=a.resume,
+                   scheduler=a.scheduler, n_workers=a.workers, priors=dict(a.prior), likelihood=a.likelihood,
+                   draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores or 1, target_accept=a.target_accept,
+                   sampler=a.sampler, seed=a.seed)
+    if a.json:
+        for rec in res.records:
+            print(json.dumps(rec, default=float))
+    else:
+        print_groups(res.table, prob=a.prob)
+        if a.out:
+            print(f"\nsaved: {a.out} (results.jsonl and fits/)")
     return 0
 
 

@@ -236,6 +236,29 @@ class Fit:
         s.attrs["prob"] = prob
         return s
 
+    def to_dict(self, *, forecast: Forecast | None = None, prob: float = 0.9) -> dict[str, Any]:
+        """A JSON-ready summary: law, parameters (median, ``prob`` interval, R-hat, ESS), diagnostics with a
+        boolean ``ok``, and the forecast's records (the object ``bayescale fit --json`` prints)."""
+        s = self.summary(prob=prob)
+        lo, hi = [c for c in s.columns if c.startswith(("eti", "hdi"))][:2]
+        params = {
+            str(name): {"mean": float(r["mean"]), "median": float(r["median"]), "sd": float(r["sd"]),
+                        "lower": float(r[lo]), "upper": float(r[hi]), "prob": prob, "r_hat": float(r["r_hat"]),
+                        "ess_bulk": float(r["ess_bulk"]), "ess_tail": float(r["ess_tail"])}
+            for name, r in s.iterrows()
+        }
+        return {
+            "law": self.law.name,
+            "likelihood": self.settings["likelihood"],
+            "sampler": self.settings["sampler_ran"],
+            "n_obs": self.data.n,
+            "data": self.data.source,
+            "remedy": self.settings.get("remedy"),
+            "parameters": params,
+            "diagnostics": s.attrs["diagnostics"].to_dict(),
+            "forecasts": forecast.to_records() if forecast is not None else [],
+        }
+
     # -- prediction ------------------------------------------------------------
     def expected(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Draws of the law's expected value, shape (draws, m)."""

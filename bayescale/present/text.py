@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate.compare import C_NEAR_ZERO
+from ..evaluate.verdict import C_NEAR_ZERO
 
-__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "fmt", "fmt_nan", "fmt_general"]
+__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "fmt", "fmt_nan", "fmt_general"]
 
 
 def fmt(v: float) -> str:
@@ -16,33 +16,8 @@ def fmt(v: float) -> str:
 
 
 def fit_report(fit, forecast=None, *, prob: float = 0.9) -> dict[str, Any]:
-    """The JSON object of ``bayescale fit --json`` (parameter intervals of probability ``prob``)."""
-    s = fit.summary(prob=prob)
-    diag = s.attrs["diagnostics"]
-    params = {}
-    for name, row in s.iterrows():
-        params[name] = {
-            "mean": float(row["mean"]),
-            "median": float(row["median"]),
-            "sd": float(row["sd"]),
-            "lower": float(row[_ci_cols(s)[0]]),
-            "upper": float(row[_ci_cols(s)[1]]),
-            "prob": prob,
-            "r_hat": float(row["r_hat"]),
-            "ess_bulk": float(row["ess_bulk"]),
-            "ess_tail": float(row["ess_tail"]),
-        }
-    return {
-        "law": fit.law.name,
-        "likelihood": fit.settings["likelihood"],
-        "sampler": fit.settings["sampler_ran"],
-        "n_obs": fit.data.n,
-        "data": fit.data.source,
-        "remedy": fit.settings.get("remedy"),
-        "parameters": params,
-        "diagnostics": diag.to_dict(),
-        "forecasts": forecast.to_records() if forecast is not None else [],
-    }
+    """The JSON object of ``bayescale fit --json`` (:meth:`bayescale.Fit.to_dict`)."""
+    return fit.to_dict(forecast=forecast, prob=prob)
 
 
 def _ci_cols(s) -> tuple[str, str]:
@@ -175,3 +150,26 @@ def fmt_general(v: Any) -> str:
     if not np.isfinite(v):
         return str(v)
     return f"{v:.4g}"
+
+
+def print_groups(table, *, prob: float = 0.9) -> None:
+    """One line per group of a grouped fit: status, diagnostics, and each parameter's median."""
+    pct = f"{prob * 100:g}%"
+    params = [c[: -len("_median")] for c in table.columns if c.endswith("_median") and not c.startswith("forecast")]
+    print(f"{len(table)} group(s): {int((table['status'] == 'ok').sum())} ok, "
+          f"{int((table['status'] == 'unreliable').sum())} failed diagnostics, "
+          f"{int((table['status'] == 'failed').sum())} failed")
+    head = f"{'group':<24} {'status':<11} " + " ".join(f"{p:>11}" for p in params)
+    fc = [c for c in table.columns if c.startswith("forecast") and c.endswith("_median")]
+    head += "".join(f" {c.split('_')[0] + ' median':>17} {pct + ' obs interval':>23}" for c in fc)
+    print(head)
+    for _, r in table.iterrows():
+        line = f"{str(r['group'])[:24]:<24} {r['status']:<11} "
+        if r["status"] == "failed":
+            print(line + f"{r['reason']}")
+            continue
+        line += " ".join(f"{fmt(r[p + '_median']):>11}" for p in params)
+        for c in fc:
+            k = c[: -len("_median")]
+            line += f" {fmt(r[c]):>17} [{fmt(r[k + '_obs_lower'])}, {fmt(r[k + '_obs_upper'])}]".ljust(24)
+        print(line)

@@ -1,0 +1,322 @@
+"""Many curves at once: one fit (or one comparison) per group of a table, fanned out on Dask.
+
+Execution goes through Dask distributed: by default a ``LocalCluster`` of worker
+processes on this machine, or an existing scheduler (``scheduler="tcp://HOST:PORT"``
+or a ``distributed.Client``).  Each worker process keeps its own compile cache, so
+it compiles each law once and swaps the data of later groups into the compiled model.
+
+Nothing is lost when a group fails: a group whose data are bad or whose fit raises is
+reported with its reason while the others finish; results are appended to
+``OUT/results.jsonl`` as groups finish (the client holds one summary row per group,
+never the fits), each fit is saved as ``OUT/fits/<group>.nc``, and a rerun with
+``resume=True`` skips the groups already recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BayescaleError, DataError
+from ..inference.config import FitConfig
+from ..inference.fit import fit as fit_law
+from ..predictive import check_prob
+from ..spec.data import load_data
+from ..spec.laws import Law, get_law, law_from_json
+from .compare import compare
+
+__all__ = ["fit_many", "ManyResult", "RESULTS_FILE"]
+
+#: File of one JSON object per finished group, in the order they finished.
+RESULTS_FILE = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class ManyResult:
+    """The outcome of :func:`fit_many`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per group: ``group``, ``status`` (``ok``, ``unreliable`` when diagnostics failed,
+        ``failed`` with ``reason``), diagnostics, and per parameter ``<name>_median``,
+        ``<name>_lower``, ``<name>_upper``; with targets, ``forecast<i>_median`` etc.
+    records : list of dict
+        One JSON-ready object per group, in the shape of a single fit's ``--json`` plus ``group``,
+        ``status`` and ``reason``.
+    out : Path or None
+        Folder holding ``results.jsonl`` and ``fits/``.
+    """
+
+    table: pd.DataFrame
+    records: list[dict[str, Any]]
+    out: Path | None = None
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == "failed"]
+
+
+def _safe_name(key: Any) -> str:
+    text = "_".join(map(str, key)) if isinstance(key, tuple) else str(key)
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("._") or "group"
+
+
+def _group_label(key: Any) -> Any:
+    if isinstance(key, tuple):
+        return key[0] if len(key) == 1 else "/".join(map(str, key))
+    return key.item() if isinstance(key, np.generic) else key
+
+
+def _fit_group(label: Any, frame: pd.DataFrame, *, law: str, laws: Sequence[str] | None, x: Any, y: str,
+               config: FitConfig, targets: Any, prob: float, path: str | None) -> dict[str, Any]:
+    """Fit (or compare) one group; runs on a worker. Never raises: a failure is returned as a record."""
+    record: dict[str, Any] = {"group": label, "status": "failed", "reason": None}
+    try:
+        if laws:
+            c = compare(frame, laws=list(laws), x=x, y=y, progressbar=False, **_config_kwargs(config))
+            record.update(c.to_dict())
+            best = c.fits[c.recommended] if c.recommended else next(iter(c.fits.values()))
+            fc = c.forecast(x=targets, prob=prob) if targets is not None else None
+            record["forecasts"] = fc.to_records() if fc is not None else []
+            ok = all(f.diagnostics().ok for f in c.fits.values())
+            record["diagnostics"] = best.diagnostics().to_dict()
+        else:
+            the_law = law_from_json(law) if law.startswith("{") else get_law(law)
+            ds = load_data(frame, x=list(the_law.inputs) if x is None else x, y=y, inputs=the_law.inputs,
+                           positive_y=config.likelihood != "normal")
+            f = fit_law(ds, law=the_law, config=config, progressbar=False)
+            fc = f.forecast(x=targets, prob=prob) if targets is not None else None
+            record.update(f.to_dict(forecast=fc, prob=prob))
+            ok = f.diagnostics().ok
+            if path:
+                f.save(path)
+                record["saved"] = path
+        record["status"] = "ok" if ok else "unreliable"
+        if not ok:
+            record["reason"] = "; ".join(record.get("diagnostics", {}).get("problems", [])) or "diagnostics failed"
+    except BayescaleError as exc:
+        record["reason"] = str(exc)
+    except Exception as exc:  # one bad group must not stop the others; the reason is kept
+        record["reason"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return record
+
+
+def _config_kwargs(cfg: FitConfig) -> dict[str, Any]:
+    return {"likelihood": cfg.likelihood, "priors": cfg.prior_overrides or None, "draws": cfg.draws,
+            "tune": cfg.tune, "chains": cfg.chains, "cores": cfg.cores, "target_accept": cfg.target_accept,
+            "sampler": cfg.sampler, "seed": cfg.seed, "auto_remedy": cfg.auto_remedy, "init": cfg.init}
+
+
+def _row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat table row of a group's record."""
+    row: dict[str, Any] = {"group": record["group"], "status": record["status"], "reason": record.get("reason")}
+    if record.get("law"):
+        row["law"] = record["law"]
+    if record.get("recommended"):
+        row["recommended"] = record["recommended"]
+    verdict = record.get("verdict")
+    if isinstance(verdict, Mapping):
+        row["verdict"] = verdict.get("verdict")
+    diag = record.get("diagnostics") or {}
+    for k in ("ok", "divergences", "max_rhat", "min_ess_bulk", "min_ess_tail"):
+        if k in diag:
+            row[k] = diag[k]
+    for name, p in (record.get("parameters") or {}).items():
+        for k in ("median", "lower", "upper"):
+            row[f"{name}_{k}"] = p[k]
+    for i, fc in enumerate(record.get("forecasts") or []):
+        row[f"forecast{i}_x"] = fc["x"] if not isinstance(fc["x"], Mapping) else json.dumps(fc["x"])
+        for k in ("median", "lower", "upper"):
+            row[f"forecast{i}_{k}"] = fc[k]
+        row[f"forecast{i}_obs_lower"] = fc["observation"]["lower"]
+        row[f"forecast{i}_obs_upper"] = fc["observation"]["upper"]
+    return row
+
+
+def _read_done(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted run: that group is fitted again
+    return out
+
+
+def _client(scheduler: Any, n_workers: int | None):
+    """The Dask client to use and whether we own it (and its cluster)."""
+    # deferred: importing distributed costs about a second and only grouped fits need it
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        n = n_workers or max(1, min(4, os.cpu_count() or 1))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    if isinstance(scheduler, Client):
+        return scheduler, None
+    if isinstance(scheduler, str):
+        return Client(scheduler, timeout="20s"), None
+    raise BayescaleError(f"scheduler must be None, an address such as 'tcp://127.0.0.1:8786' or a "
+                         f"distributed.Client, got {type(scheduler).__name__}")
+
+
+def _groups(data: Any, group: str | Sequence[str], where: Mapping[str, str] | None) -> Iterable[tuple[Any, pd.DataFrame]]:
+    cols = [group] if isinstance(group, str) else list(group)
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        if not isinstance(data, (str, os.PathLike)):
+            raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
+        p = Path(data)
+        if not p.is_file():
+            raise DataError(f"data file {str(p)!r} not found; check the path")
+        frame = pd.read_csv(p)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise DataError(f"no group column {', '.join(map(repr, missing))}; the columns are "
+                        f"{', '.join(map(str, frame.columns))}")
+    for col, val in (where or {}).items():
+        if col not in frame.columns:
+            raise DataError(f"no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}")
+        frame = frame[frame[col].astype(str).str.strip() == str(val)]
+    if frame.empty:
+        raise DataError("no rows to fit" + (f" where {where}" if where else ""))
+    return [(k, part.drop(columns=cols).reset_index(drop=True)) for k, part in frame.groupby(cols, sort=True)]
+
+
+def fit_many(
+    data: Any,
+    *,
+    group: str | Sequence[str],
+    law: str | Law | None = None,
+    laws: Sequence[str] | None = None,
+    x: Any = None,
+    y: str = "y",
+    where: Mapping[str, str] | None = None,
+    targets: Any = None,
+    prob: float = 0.9,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+    config: FitConfig | None = None,
+    **fit_kwargs: Any,
+) -> ManyResult:
+    """Fit one law (or compare several) per group of a table, on Dask.
+
+    Parameters
+    ----------
+    data : CSV path or DataFrame
+    group : str or list of str
+        Column(s) whose distinct values define the curves.
+    law : str or Law
+        The law fitted to every group; or ``laws``: several laws compared per group
+        (:func:`bayescale.compare`; the row then holds the recommended law and the verdict).
+    x, y, where
+        As for :func:`bayescale.fit`; ``where`` selects rows before grouping.
+    targets : optional
+        Forecast targets (as ``x=`` of :meth:`Fit.forecast`), the same for every group.
+    prob : float
+        Interval probability of parameters and forecasts.
+    out : folder, optional
+        Where ``results.jsonl`` and ``fits/<group>.nc`` are written as groups finish.
+    resume : bool
+        Skip the groups already recorded in ``out/results.jsonl``.
+    scheduler : None, str or distributed.Client
+        None: a ``LocalCluster`` of ``n_workers`` processes (default ``min(4, CPUs)``);
+        an address such as ``"tcp://127.0.0.1:8786"``; or a client.
+    progress : bool, optional
+        A progress line on standard error; defaults to on when standard error is a terminal.
+    config, **fit_kwargs
+        Fit settings (:class:`FitConfig`, or keyword arguments of :func:`bayescale.fit`);
+        ``cores`` defaults to 1 so that workers do not oversubscribe the machine.
+
+    Returns
+    -------
+    ManyResult
+    """
+    check_prob(prob)
+    if (law is None) == (not laws):
+        raise BayescaleError("give law= (one law per group) or laws=[...] (a comparison per group), not both")
+    if laws is not None and len(laws) < 2:
+        raise BayescaleError("laws= compares several laws: name at least two, or use law=")
+    if resume and out is None:
+        raise BayescaleError("resume needs out= (the folder of an earlier run)")
+    if laws:
+        for nm in laws:
+            get_law(nm)
+        law_arg = ""
+    else:
+        the_law = get_law(law)
+        law_arg = the_law.name if isinstance(law, str) and not str(law).endswith(".toml") else the_law.to_json()
+    if config is None:
+        fit_kwargs.setdefault("cores", 1)
+        fit_kwargs.pop("progressbar", None)
+        priors = fit_kwargs.pop("priors", None) or {}
+        config = FitConfig(**fit_kwargs).replace(priors=priors)
+    groups = _groups(data, group, where)
+    out_dir = Path(out) if out is not None else None
+    results_path = out_dir / RESULTS_FILE if out_dir else None
+    done = _read_done(results_path) if (resume and results_path) else []
+    done_labels = {json.dumps(r["group"], default=str) for r in done}
+    if out_dir:
+        (out_dir / "fits").mkdir(parents=True, exist_ok=True)
+        if not resume and results_path.exists():
+            results_path.unlink()
+    todo = [(k, part) for k, part in groups if json.dumps(_group_label(k), default=str) not in done_labels]
+    show = sys.stderr.isatty() if progress is None else progress
+    records = list(done)
+    if todo:
+        client, cluster = _client(scheduler, n_workers)
+        try:
+            records += _run(client, todo, law=law_arg, laws=laws, x=x, y=y, config=config, targets=targets,
+                            prob=prob, out_dir=out_dir, results_path=results_path, show=show, total=len(groups),
+                            already=len(done))
+        finally:
+            if cluster is not None:
+                client.close()
+                cluster.close()
+    table = pd.DataFrame([_row(r) for r in records])
+    return ManyResult(table=table, records=records, out=out_dir)
+
+
+def _run(client, todo, *, law, laws, x, y, config, targets, prob, out_dir, results_path, show, total, already):
+    # deferred with _client: see there
+    from distributed import as_completed
+
+    futures = []
+    for key, part in todo:
+        label = _group_label(key)
+        path = str(out_dir / "fits" / f"{_safe_name(key)}.nc") if (out_dir and not laws) else None
+        futures.append(client.submit(_fit_group, label, part, law=law, laws=laws, x=x, y=y, config=config,
+                                     targets=targets, prob=prob, path=path, pure=False))
+    records, n_failed, start = [], 0, time.monotonic()
+    for i, fut in enumerate(as_completed(futures), start=already + 1):
+        rec = fut.result()
+        fut.release()
+        records.append(rec)
+        n_failed += rec["status"] == "failed"
+        if results_path is not None:
+            with results_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec, default=float) + "\n")
+        if show:
+            print(f"\r[{i}/{total}] groups done, {n_failed} failed, {time.monotonic() - start:.0f} s",
+                  end="", file=sys.stderr, flush=True)
+    if show:
+        print(file=sys.stderr)
+    return records

@@ -1,0 +1,102 @@
+"""Many curves at once on Dask: a real LocalCluster of 2 worker processes, and an existing scheduler
+started as separate processes on localhost.  A deliberately bad group is reported; the others finish."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.cli import main
+
+SAMPLING = dict(draws=60, tune=100, chains=2, seed=1)
+
+
+def _table() -> pd.DataFrame:
+    frames = []
+    for g in range(3):
+        df = bs.simulate(law="power_law_offset", x=np.logspace(2, 5, 9), seed=g)
+        df["curve"] = f"c{g}"
+        frames.append(df)
+    bad = pd.DataFrame({"x": [10.0, 100.0, 1000.0, 10000.0], "y": [2.0, -1.0, 1.5, 1.4], "curve": "bad"})
+    return pd.concat(frames + [bad], ignore_index=True)
+
+
+@pytest.mark.slow
+def test_fit_many_on_a_local_cluster_reports_a_bad_group_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    res = bs.fit_many(_table(), group="curve", law="power_law_offset", x="x", y="y", targets=[1e6], out=out,
+                      n_workers=2, **SAMPLING)
+    t = res.table.set_index("group")
+    assert set(t.index) == {"c0", "c1", "c2", "bad"}
+    assert t.loc["bad", "status"] == "failed" and "non-positive value -1" in t.loc["bad", "reason"]
+    for g in ("c0", "c1", "c2"):
+        assert t.loc[g, "status"] in ("ok", "unreliable")
+        assert 0 < t.loc[g, "E_median"] < 3 and t.loc[g, "forecast0_lower"] < t.loc[g, "forecast0_upper"]
+        assert (out / "fits" / f"{g}.nc").is_file()
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and {json.loads(ln)["group"] for ln in lines} == set(t.index)
+    # a saved group's fit reloads and forecasts like a single fit
+    again = bs.load(out / "fits" / "c0.nc").forecast(x=[1e6], prob=0.9).table()
+    assert again["median"].iloc[0] == pytest.approx(t.loc["c0", "forecast0_median"], rel=1e-9)
+    # resume: nothing is fitted again (no cluster is even started), the table is the same
+    res2 = bs.fit_many(_table(), group="curve", law="power_law_offset", x="x", y="y", targets=[1e6], out=out,
+                       resume=True, scheduler="tcp://127.0.0.1:1", **SAMPLING)
+    assert sorted(res2.table["group"]) == sorted(t.index)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_cli_group_through_an_existing_scheduler(tmp_path, capsys):
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(3)
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nworkers", "1",
+                                       "--nthreads", "1", "--no-dashboard"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        p = tmp_path / "curves.csv"
+        _table().to_csv(p, index=False)
+        rc = main(["fit", str(p), "--x", "x", "--y", "y", "--law", "power_law_offset", "--group", "curve",
+                   "--scheduler", addr, "--json", "--draws", "60", "--tune", "100", "--chains", "2"])
+        out = capsys.readouterr().out
+        assert rc == 0
+        recs = {r["group"]: r for r in map(json.loads, out.splitlines())}
+        assert set(recs) == {"c0", "c1", "c2", "bad"}
+        assert recs["bad"]["status"] == "failed" and recs["bad"]["reason"]
+        assert all(recs[g]["law"] == "power_law_offset" and "E" in recs[g]["parameters"] for g in ("c0", "c1", "c2"))
+    finally:
+        for pr in reversed(procs):
+            pr.terminate()
+            pr.wait(timeout=30)
+
+
+def test_fit_many_checks_before_starting_a_cluster(tmp_path):
+    df = _table()
+    with pytest.raises(bs.DataError, match="no group column 'nope'"):
+        bs.fit_many(df, group="nope", law="power_law_offset", x="x", y="y")
+    with pytest.raises(bs.BayescaleError, match="law= .* or laws="):
+        bs.fit_many(df, group="curve", x="x", y="y")
+    with pytest.raises(bs.BayescaleError, match="resume needs out="):
+        bs.fit_many(df, group="curve", law="power_law_offset", resume=True)
+    with pytest.raises(bs.LawError, match="unknown law"):
+        bs.fit_many(df, group="curve", law="nolaw")
+    with pytest.raises(bs.FitError, match="probability"):
+        bs.fit_many(df, group="curve", law="power_law_offset", prob=2)
+    rc = main(["fit", str(tmp_path / "x.csv"), "--x", "x", "--y", "y", "--law", "power_law", "--resume"])
+    assert rc == 2
