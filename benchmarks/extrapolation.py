@@ -66,13 +66,13 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from bayescale.evaluate.many import dask_map
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -825,10 +825,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(curves)} curves, {workers} worker(s), settings {cfg}", flush=True)
     if workers == 1:
         results = (_run_one(j) for j in jobs)
-    else:
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=init_worker,
-                                 initargs=(cfg,))
-        results = (fu.result() for fu in as_completed([ex.submit(_run_one, j) for j in jobs]))
+    else:  # the package's Dask path (a LocalCluster of `workers` processes), as bayescale.fit_many uses
+        results = dask_map(_run_one, jobs, n_workers=workers, initializer=init_worker, initargs=(cfg,))
     for i, (rr, tm) in enumerate(results, start=1):
         rows += rr
         timings.append({**tm, "curve": rr[0]["curve"]})
@@ -845,8 +843,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{rec['rmsle']:.4f} lpd {rec['lpd']:.2f} cov90 {rec['cov90_obs']:.2f} | bnsl_lsq "
               f"{bl.get('bnsl_lsq', np.nan):.4f} m4 {bl.get('m4', np.nan):.4f} pl {bl.get('power_law_lsq', np.nan):.4f}"
               f" ({tm['curve_s']:.1f}s)", flush=True)
-    if workers > 1:
-        ex.shutdown()
     print(write_outputs(rows, timings, a.out, cfg))
     print(f"total {time.perf_counter() - t0:.0f} s; outputs in {a.out}")
     return 0

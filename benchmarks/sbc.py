@@ -78,12 +78,12 @@ import sys
 import time
 import warnings
 import zlib
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from bayescale.evaluate.many import dask_map
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "sbc"
@@ -493,8 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.workers <= 1:
             done = [run_law(tk) for tk in tasks]
         else:
-            with ProcessPoolExecutor(max_workers=a.workers, mp_context=get_context("spawn")) as ex:
-                done = list(ex.map(run_law, tasks))
+            done = list(dask_map(run_law, tasks, n_workers=a.workers))  # the package's Dask path
         for d in done:
             print(f"[sbc] {d['law']}: {d['seconds']:.0f} s", file=sys.stderr)
         print(f"[sbc] total {time.time() - t:.0f} s", file=sys.stderr)

@@ -35,7 +35,7 @@ from ..spec.data import load_data
 from ..spec.laws import Law, get_law, law_from_json
 from .compare import compare
 
-__all__ = ["fit_many", "ManyResult", "RESULTS_FILE"]
+__all__ = ["fit_many", "dask_map", "ManyResult", "RESULTS_FILE"]
 
 #: File of one JSON object per finished group, in the order they finished.
 RESULTS_FILE = "results.jsonl"
@@ -172,6 +172,32 @@ def _client(scheduler: Any, n_workers: int | None):
         return Client(scheduler, timeout="20s"), None
     raise BayescaleError(f"scheduler must be None, an address such as 'tcp://127.0.0.1:8786' or a "
                          f"distributed.Client, got {type(scheduler).__name__}")
+
+
+def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int | None = None,
+             initializer=None, initargs: tuple = ()) -> Iterable[Any]:
+    """Run ``fn(item)`` for each item on Dask and yield the results as they finish.
+
+    The execution path of :func:`fit_many`, for scripts whose unit of work is not one fit (the
+    benchmarks): a ``LocalCluster`` of ``n_workers`` processes by default, or ``scheduler``.
+    ``initializer(*initargs)`` runs once on every worker first (e.g. to compile the laws there).
+    """
+    # deferred with _client: see there
+    from distributed import as_completed
+
+    client, cluster = _client(scheduler, n_workers)
+    try:
+        if initializer is not None:
+            client.run(initializer, *initargs)
+        futures = [client.submit(fn, it, pure=False) for it in items]
+        for fut in as_completed(futures):
+            res = fut.result()
+            fut.release()
+            yield res
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
 
 
 def _groups(data: Any, group: str | Sequence[str], where: Mapping[str, str] | None) -> Iterable[tuple[Any, pd.DataFrame]]:
