@@ -21,6 +21,7 @@ from ..predictive import pointwise_log_likelihood
 from ..spec.data import Dataset
 from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood
+from . import diskcache
 from .model import model_data
 from .starts import constrained
 
@@ -132,9 +133,7 @@ def nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]], chain_seeds
 
 
 def _nutpie_compile(model):
-    import nutpie  # deferred: the sampler is loaded only when a fit runs
-
-    return nutpie.compile_pymc_model(model)
+    return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
 
 
 def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
