@@ -31,6 +31,7 @@ import pandas as pd
 
 import bayescale as bs
 from bayescale.inference.allocation import chinchilla_closed_form
+from bayescale.present.plots import plot_frontier
 
 HERE = Path(__file__).resolve().parent
 PARAMS = ["E", "A", "B", "alpha", "beta"]
@@ -158,8 +159,6 @@ def main(argv=None) -> int:
     cmp, kinfo = loo_summary(fits)
     cmp_noise = loo_summary({k: fits[k] for k in ("chinchilla", "chinchilla_studentt")})[0]
     cmp_law = loo_summary({k: fits[k] for k in ("chinchilla", "kaplan")})[0]
-
-    from bayescale.present.plots import plot_frontier
 
     # Frontier of the noise model LOO prefers between the two chinchilla fits.
     best = cmp_noise.index[0]
