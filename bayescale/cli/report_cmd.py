@@ -18,7 +18,7 @@ from ..present.text import fmt_general as _g
 from ..prior_predictive import prior_predictive
 from ..spec.data import load_data
 from ..spec.laws import get_law
-from ..spec.likelihoods import get_likelihood
+from ..spec.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from ..spec.resolve import resolve_priors
 from .args import _positive_float, parse_input_targets, prior_pair
 
@@ -49,7 +49,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("priors", help="show a law's default priors and why; draw the prior predictive")
     p.add_argument("law", help="law name (see 'bayescale laws') or a .toml law file")
-    p.add_argument("--likelihood", choices=["lognormal", "normal", "studentt"], default="lognormal")
+    p.add_argument("--likelihood", choices=list(LIKELIHOODS), default="lognormal")
     p.add_argument("--prior", action="append", type=prior_pair, default=[], metavar="NAME=PRIOR",
                    help="override a default prior, as for 'bayescale fit'")
     p.add_argument("--data", help="CSV file: draw the prior predictive against these data")
@@ -92,8 +92,9 @@ def _cmd_report(a) -> int:
 
 def _cmd_priors(a) -> int:
     law = get_law(a.law)
+    lik = get_likelihood(a.likelihood)
     overrides = dict(a.prior)
-    rows = _prior_rows(law, a.likelihood, overrides)
+    rows = _prior_rows(law, lik, overrides)
     if (a.x or a.y or a.plot) and not a.data:
         raise BayescaleError("--x, --y and --plot need --data CSV (the priors use the data's statistics)")
     pp = None
@@ -138,7 +139,7 @@ def _cmd_priors(a) -> int:
             print(f"\n{inside:.0%} of prior draws of the law stay within a factor 10 of the observed range "
                   f"[{_g(y[0])}, {_g(y[1])}] at every scale shown.")
     if a.plot:
-        ds = load_data(a.data, x=a.x, y=a.y, inputs=law.inputs, positive_y=a.likelihood != "normal")
+        ds = load_data(a.data, x=a.x, y=a.y, inputs=law.inputs, positive_y=lik.positive_y)
         fig, _ = plot_prior_predictive(pp, data=ds, xlabel=a.x[0] if len(a.x) == 1 else None, ylabel=a.y)
         Path(a.plot).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(a.plot, dpi=110)
@@ -147,15 +148,16 @@ def _cmd_priors(a) -> int:
     return 0
 
 
-def _prior_rows(law, likelihood: str, overrides: Mapping[str, str]) -> list[dict[str, str]]:
-    resolved = resolve_priors(law, likelihood, overrides)
+def _prior_rows(law, lik: Likelihood, overrides: Mapping[str, str]) -> list[dict[str, str]]:
+    """One row per parameter, law's then the likelihood's noise: name, prior, meaning and reason."""
+    resolved = resolve_priors(law, lik, overrides)
     rows = []
     for p in law.parameters:
         rows.append({"name": p.name, "prior": resolved[p.name].text, "description": p.description,
                      "reason": "given with --prior" if p.name in overrides else p.reason, "kind": "law"})
-    for n, (text, reason) in get_likelihood(likelihood).noise_priors.items():
+    for n, (_, reason) in lik.noise_priors.items():
         rows.append({"name": n, "prior": resolved[n].text,
-                     "description": f"noise of the {likelihood} likelihood",
+                     "description": f"noise of the {lik.name} likelihood",
                      "reason": "given with --prior" if n in overrides else reason, "kind": "noise"})
     return rows
 
