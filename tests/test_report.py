@@ -129,6 +129,16 @@ def test_bad_format_and_prob_raise(tiny_fit, tmp_path):
         write_report(tiny_fit, path=tmp_path / "x.html", prob=1.5)
 
 
+def test_tables_state_their_interval_probability(tiny_fit):
+    """Every column of an interval names its probability, as given (not rounded to a whole percent)."""
+    rep = build_report(tiny_fit, targets=[1e7], prob=0.945)
+    tables = {s.id: next(b.table for b in s.blocks if b.kind == "table") for s in rep.sections
+              if any(b.kind == "table" for b in s.blocks)}
+    assert {"expected: 94.5% lower", "new obs: 94.5% upper"} <= set(tables["forecast"].columns)
+    assert {"94.5% lower", "94.5% upper"} <= set(tables["parameters"].columns)
+    assert not any("lower" in c and "%" not in c for t in tables.values() for c in t.columns)
+
+
 def test_comparison_section_and_pareto_k_warnings(tiny_fit):
     rep = build_report(tiny_fit, compare=[tiny_fit])
     sec = {s.id: s for s in rep.sections}["compare"]
@@ -307,6 +317,31 @@ def test_plot_breaks(bnsl_fake, tiny_fit):
     assert ax_b.get_xscale() == "log" and "d1" in ax_b.get_legend().get_texts()[0].get_text()
     with pytest.raises(ValueError, match="no break"):
         plots.plot_breaks(tiny_fit)
+
+
+def test_break_names_come_from_the_declared_roles():
+    assert plots.break_names(bs.get_law("bnsl2")) == ["d1", "d2"]
+    # a parameter called d1 is not a break unless the law declares it one
+    law = bs.make_law(name="decay", formula="A * x^(-d1)", inputs=["x"],
+                      parameters=[{"name": "A", "prior": "HalfNormal(sigma=1)"},
+                                  {"name": "d1", "prior": "HalfNormal(sigma=1)"}])
+    assert plots.break_names(law) == [] and not law.is_broken
+
+
+def test_plots_work_headless_without_choosing_a_backend(tmp_path):
+    """No display, no MPLBACKEND: matplotlib falls back to agg by itself and figures save."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    code = ("import matplotlib, bayescale.present.plots as p, bayescale.present.figures as f\n"
+            "fig, ax = f.new_axes(); ax.plot([1, 2]); raw = f.figure_png(fig)\n"
+            "assert raw.startswith(b'\\x89PNG'), raw[:8]\n"
+            "print(matplotlib.get_backend())")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().lower() == "agg"
 
 
 def test_plot_prior_predictive_two_input_needs_data():
