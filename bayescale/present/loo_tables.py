@@ -8,7 +8,6 @@ Either way every elpd is on the scale of y, so fits with different likelihoods a
 
 from __future__ import annotations
 
-import warnings as _warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from ..errors import BayescaleError
 from ..evaluate.compare import Comparison, compare
+from ..evaluate.loo import psis_loo
 from .document import Block, Section
 from .text import fmt_general as _g
 
@@ -116,11 +116,8 @@ def _arviz_section(fits: Sequence[Any], labels: Sequence[str], warnings: list[st
     for f, lab in zip(fits[1:], labels[1:]):
         if not f.diagnostics().ok:
             warnings.extend(f"{lab}: {p}" for p in f.diagnostics().problems)
-    with _warnings.catch_warnings():
-        # az.loo has no switch for its high-Pareto-k warning; this section reports k per fit (table
-        # and warnings below), so ArviZ's generic warning would only repeat it
-        _warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        loos = {lab: az.loo(f.tree, pointwise=True) for lab, f in zip(labels, fits)}
+    # psis_loo: az.loo without ArviZ's Pareto k warning; this section reports k per fit (table, warnings)
+    loos = {lab: psis_loo(f) for lab, f in zip(labels, fits)}
     cmp = az.compare(loos, round_to="none")  # from the LOO results above: no second az.loo
     rows = []
     for lab in cmp.index:
