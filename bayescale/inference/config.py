@@ -45,6 +45,10 @@ class FitConfig:
         Refit once at ``target_accept=0.99`` when sampling ends with divergences.
     init : str
         ``"optimize"`` (least-squares starting points) or ``"prior"``.
+    discrepancy : str or tuple of (key, value)
+        Extrapolation uncertainty of forecasts beyond the fitted range: a row of the learned table
+        (``"default"``), ``"off"``, or values ``(("kappa", k), ("s0", s))``
+        (:mod:`bayescale.spec.discrepancy`).
     """
 
     likelihood: str = "lognormal"
@@ -58,6 +62,16 @@ class FitConfig:
     seed: int | None = 0
     auto_remedy: bool = True
     init: str = "optimize"
+    discrepancy: Any = "default"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.discrepancy, Mapping):  # kept hashable and JSON-able
+            object.__setattr__(self, "discrepancy", tuple(sorted(self.discrepancy.items())))
+
+    @property
+    def discrepancy_spec(self) -> str | dict[str, Any]:
+        """The discrepancy as :func:`bayescale.spec.discrepancy.get_discrepancy` takes it."""
+        return dict(self.discrepancy) if isinstance(self.discrepancy, tuple) else self.discrepancy
 
     @property
     def prior_overrides(self) -> dict[str, str]:
@@ -77,7 +91,10 @@ class FitConfig:
     def from_json(cls, text: str) -> "FitConfig":
         d = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: (_prior_tuple(v) if k == "priors" else v) for k, v in d.items() if k in known})
+        out = {k: (_prior_tuple(v) if k == "priors" else v) for k, v in d.items() if k in known}
+        if isinstance(out.get("discrepancy"), list):
+            out["discrepancy"] = tuple(tuple(kv) for kv in out["discrepancy"])
+        return cls(**out)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "FitConfig":

@@ -22,6 +22,7 @@ from .._version import __version__
 from ..errors import DataError, FitError
 from ..spec.data import Dataset, data_stats, load_data
 from ..spec.laws import Law, get_law, law_from_json
+from ..spec.discrepancy import get_discrepancy
 from ..spec.likelihoods import LIKELIHOODS, get_likelihood
 from ..spec.resolve import check_prior_domains, resolve_priors
 from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
@@ -56,6 +57,7 @@ def fit(
     auto_remedy: bool = True,
     where: Mapping[str, str] | None = None,
     init: str = "optimize",
+    discrepancy: str | Mapping[str, float] = "default",
     config: FitConfig | None = None,
 ) -> Fit:
     """Fit a scaling law by NUTS.
@@ -89,6 +91,10 @@ def fit(
     init : {"optimize", "prior"}
         Start chains at multi-start least-squares optima (:mod:`bayescale.inference.starts`; default),
         or at the sampler's default point near the prior's centre.
+    discrepancy : str or mapping
+        Extrapolation uncertainty added to forecasts beyond the fitted range
+        (:mod:`bayescale.spec.discrepancy`): ``"default"`` (learned from real curves), a row of the
+        table by name, ``{"s0": ..., "kappa": ...}``, or ``"off"``.
     config : FitConfig, optional
         Every setting above at once (e.g. ``other_fit.config``); when given, it replaces the
         keyword arguments ``priors`` to ``init``.
@@ -100,7 +106,7 @@ def fit(
     if config is None:
         config = FitConfig(likelihood=likelihood, priors=(), draws=draws, tune=tune, chains=chains, cores=cores,
                            target_accept=target_accept, sampler=sampler, seed=seed, auto_remedy=auto_remedy,
-                           init=init).replace(priors=priors or {})
+                           init=init, discrepancy=discrepancy).replace(priors=priors or {})
     return _fit(data, law=law, x=x, y=y, where=where, config=config, progressbar=progressbar)
 
 
@@ -128,6 +134,7 @@ def _check_config(cfg: FitConfig) -> str:
         get_likelihood(cfg.likelihood)  # raises with the list of likelihoods
     if cfg.init not in INITS:
         raise FitError(f"init must be 'optimize' or 'prior', got {cfg.init!r}")
+    get_discrepancy(cfg.discrepancy_spec)  # raises for an unknown name or bad values
     return sampler
 
 

@@ -29,9 +29,11 @@ from .._version import __version__
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
 from ..spec.laws import Law
+from ..spec.discrepancy import get_discrepancy
 from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
 from .config import FitConfig
+from .forecast import Forecast, forecast_draws
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
@@ -68,66 +70,6 @@ class Diagnostics:
             "draws": self.draws,
             "problems": list(self.problems),
         }
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """Posterior forecasts at target scales.
-
-    Attributes
-    ----------
-    inputs : dict of str to ndarray, shape (m,)
-        Target scales.
-    expected : ndarray, shape (draws, m)
-        Draws of the law's expected value at each target.
-    observed : ndarray, shape (draws, m)
-        Draws of a new observation at each target (expected value plus noise).
-    prob : float
-        Probability of the equal-tailed intervals in :meth:`table`.
-    reliable : bool
-        False when the fit's diagnostics failed; every table says so.
-    """
-
-    inputs: Mapping[str, np.ndarray] = field(hash=False)
-    expected: np.ndarray = field(hash=False)
-    observed: np.ndarray = field(hash=False)
-    prob: float = 0.9
-    reliable: bool = True
-
-    def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
-        q = np.quantile(arr, [lo, 0.5, hi], axis=0)
-        return q[1], q[0], q[2]
-
-    def table(self) -> pd.DataFrame:
-        """One row per target: median and interval of the expected value and of a new observation."""
-        med, lo, hi = self._q(self.expected)
-        omed, olo, ohi = self._q(self.observed)
-        d = {k: v for k, v in self.inputs.items()}
-        d.update(median=med, lower=lo, upper=hi, obs_median=omed, obs_lower=olo, obs_upper=ohi)
-        df = pd.DataFrame(d)
-        df["prob"] = self.prob
-        df.attrs["reliable"] = self.reliable
-        return df
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """JSON-ready records: ``x`` (or one key per input), ``median``, ``lower``, ``upper``, ``prob``,
-        and ``observation`` with the interval of a new observation."""
-        t = self.table()
-        out = []
-        for _, r in t.iterrows():
-            rec: dict[str, Any] = {}
-            if len(self.inputs) == 1:
-                rec["x"] = float(r[next(iter(self.inputs))])
-            else:
-                rec["x"] = {k: float(r[k]) for k in self.inputs}
-            rec.update(median=float(r["median"]), lower=float(r["lower"]), upper=float(r["upper"]),
-                       prob=self.prob,
-                       observation={"median": float(r["obs_median"]), "lower": float(r["obs_lower"]),
-                                    "upper": float(r["obs_upper"])},
-                       reliable=self.reliable)
-            out.append(rec)
-        return out
 
 
 @dataclass(frozen=True)
@@ -270,6 +212,7 @@ class Fit:
         x: Any,
         prob: float = 0.9,
         seed: int | None = None,
+        discrepancy: Any = None,
     ) -> Forecast:
         """Forecast at target scales (see the module's prediction contract).
 
@@ -282,15 +225,20 @@ class Fit:
         seed : int, optional
             Seed of the noise draws for new observations; defaults to the fit's own seed, so a
             saved and reloaded fit forecasts identically.
+        discrepancy : str, mapping or Discrepancy, optional
+            Extrapolation uncertainty beyond the fitted range (:mod:`bayescale.spec.discrepancy`);
+            defaults to the fit's configuration (``"default"``, the learned prior); ``"off"`` gives
+            parameter and noise uncertainty only, as bayescale 0.1 did.
         """
         check_prob(prob)
         if seed is None:
             seed = self.settings.get("seed")
+        disc = get_discrepancy(self.config.discrepancy_spec if discrepancy is None else discrepancy)
         inputs = target_inputs(self.law, x)
-        mu = self.expected(inputs)
-        rng = np.random.default_rng(seed)
-        obs = self.likelihood.draw(mu, self.draws(self.likelihood.noise_names), rng)
-        return Forecast(inputs=inputs, expected=mu, observed=obs, prob=prob, reliable=self.diagnostics().ok)
+        return forecast_draws(self.expected(inputs), likelihood=self.likelihood,
+                              noise=self.draws(self.likelihood.noise_names), inputs=inputs,
+                              fitted=self.data.inputs, discrepancy=disc, seed=seed, prob=prob,
+                              reliable=self.diagnostics().ok)
 
     def optimal_allocation(self, *, compute: Any, prob: float = 0.9, **kwargs):
         """Compute-optimal split of budgets C = 6ND for a two-input law (see :mod:`bayescale.inference.allocation`)."""

@@ -1,0 +1,138 @@
+"""Forecasts: draws of the expected value and of a new observation, with the three parts of an interval.
+
+For each target, with posterior draws ``theta_s`` and noise draws:
+
+.. math::
+
+    \\mu_s = f(x; \\theta_s)\\,e^{\\delta_s}, \\quad \\delta_s \\sim \\mathcal N(0, \\tau(h)^2), \\qquad
+    y_s \\sim p(y \\mid \\mu_s, \\text{noise}_s)
+
+so an interval of a new observation holds three kinds of uncertainty, reported separately as
+standard deviations of ``log y``:
+
+* **parameters**: the spread of ``log f(x; theta_s)`` over the posterior (what more data in the
+  fitted range would shrink);
+* **noise**: run-to-run scatter of one observation around the law (the likelihood's sigma);
+* **extrapolation**: ``tau(h)``, the law's possible departure from the truth at ``h`` decades
+  beyond the fitted range (:mod:`bayescale.spec.discrepancy`; 0 inside the range).
+
+No break beyond the observed range is modelled unless asked for: a law's break positions have
+priors over the observed range.  To let a break fall beyond the data, widen the break prior, e.g.
+``priors={"d1": "LogUniform(lower=x_min, upper=100*x_max)"}``, and compare by LOO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..spec.discrepancy import OFF, Discrepancy, horizon
+from ..spec.likelihoods import Likelihood
+
+__all__ = ["Forecast", "forecast_draws"]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Posterior forecasts at target scales.
+
+    Attributes
+    ----------
+    inputs : dict of str to ndarray, shape (m,)
+        Target scales.
+    expected : ndarray, shape (draws, m)
+        Draws of the expected value at each target (the law, times the extrapolation discrepancy).
+    observed : ndarray, shape (draws, m)
+        Draws of a new observation at each target (expected value plus noise).
+    prob : float
+        Probability of the equal-tailed intervals in :meth:`table`.
+    reliable : bool
+        False when the fit's diagnostics failed; every table says so.
+    horizon : ndarray, shape (m,)
+        Decades beyond the fitted range (0 inside it).
+    parts : dict of str to ndarray, shape (m,)
+        sd of log y from ``parameters``, ``noise`` and ``extrapolation`` (see the module docstring).
+    discrepancy : Discrepancy
+        The extrapolation uncertainty used.
+    """
+
+    inputs: Mapping[str, np.ndarray] = field(hash=False)
+    expected: np.ndarray = field(hash=False)
+    observed: np.ndarray = field(hash=False)
+    prob: float = 0.9
+    reliable: bool = True
+    horizon: np.ndarray | None = field(default=None, hash=False)
+    parts: Mapping[str, np.ndarray] | None = field(default=None, hash=False)
+    discrepancy: Discrepancy = OFF
+
+    def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
+        q = np.quantile(arr, [lo, 0.5, hi], axis=0)
+        return q[1], q[0], q[2]
+
+    def table(self) -> pd.DataFrame:
+        """One row per target: median and interval of the expected value and of a new observation,
+        the horizon in decades beyond the data, and the sd of log y from each source."""
+        med, lo, hi = self._q(self.expected)
+        omed, olo, ohi = self._q(self.observed)
+        d = {k: v for k, v in self.inputs.items()}
+        d.update(median=med, lower=lo, upper=hi, obs_median=omed, obs_lower=olo, obs_upper=ohi)
+        df = pd.DataFrame(d)
+        df["prob"] = self.prob
+        if self.horizon is not None:
+            df["horizon"] = self.horizon
+        for k, v in (self.parts or {}).items():
+            df[f"sd_{k}"] = v
+        df.attrs["reliable"] = self.reliable
+        df.attrs["discrepancy"] = self.discrepancy.to_dict()
+        return df
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """JSON-ready records: ``x`` (or one key per input), ``median``, ``lower``, ``upper``, ``prob``,
+        ``observation`` with the interval of a new observation, ``horizon`` (decades beyond the data)
+        and ``sd_log`` (the parts of the interval)."""
+        t = self.table()
+        out = []
+        for _, r in t.iterrows():
+            rec: dict[str, Any] = {}
+            if len(self.inputs) == 1:
+                rec["x"] = float(r[next(iter(self.inputs))])
+            else:
+                rec["x"] = {k: float(r[k]) for k in self.inputs}
+            rec.update(median=float(r["median"]), lower=float(r["lower"]), upper=float(r["upper"]),
+                       prob=self.prob,
+                       observation={"median": float(r["obs_median"]), "lower": float(r["obs_lower"]),
+                                    "upper": float(r["obs_upper"])},
+                       reliable=self.reliable)
+            if "horizon" in r:
+                rec["horizon"] = float(r["horizon"])
+            if self.parts:
+                rec["sd_log"] = {k: float(r[f"sd_{k}"]) for k in self.parts}
+            out.append(rec)
+        return out
+
+
+def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str, np.ndarray],
+                   inputs: Mapping[str, np.ndarray], fitted: Mapping[str, np.ndarray], discrepancy: Discrepancy,
+                   seed: int | None, prob: float, reliable: bool) -> Forecast:
+    """Draws of the expected value and of a new observation at the targets (see the module docstring).
+
+    The noise draws use ``default_rng(seed)`` exactly as before the discrepancy existed, and the
+    discrepancy its own stream, so ``discrepancy="off"`` reproduces earlier forecasts draw for draw.
+    """
+    h = horizon(fitted, inputs)
+    tau = discrepancy.sd(h) if likelihood.log_scale else np.zeros_like(h)
+    expected = mu
+    if np.any(tau > 0):
+        rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
+        expected = mu * np.exp(tau[None, :] * rng_d.standard_normal(mu.shape))
+    observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
+    with np.errstate(all="ignore"):
+        sd_param = np.std(np.log(np.abs(mu)), axis=0) if likelihood.log_scale else np.std(mu, axis=0)
+    sigma = float(np.median(np.asarray(noise["sigma"], dtype=float)))
+    parts = {"parameters": sd_param, "noise": np.full(h.shape, sigma), "extrapolation": tau}
+    return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
+                    parts=parts, discrepancy=discrepancy if likelihood.log_scale else OFF)

@@ -1,0 +1,129 @@
+"""Extrapolation uncertainty: the law is never exactly right, and the error grows beyond the data.
+
+A fitted law describes the data it saw; at a target beyond them, the truth departs from the
+law by an amount no fit to those data can measure.  bayescale adds that departure to every
+forecast of a log-scale likelihood as a discrepancy on log y:
+
+.. math::
+
+    \\log \\mu^{\\text{true}}(x) = \\log f(x; \\theta) + \\delta(x), \\qquad
+    \\delta(x) \\sim \\mathcal N\\big(0,\\ \\tau(h)^2\\big), \\qquad
+    \\tau(h) = \\begin{cases} 0 & h = 0 \\\\ s_0 + \\kappa\\, h & h > 0 \\end{cases}
+
+where ``h`` is how far the target lies beyond the fitted range, in decades (for laws of several
+inputs, the largest of the inputs' distances beyond their largest fitted values).  Inside the
+fitted range the forecast is unchanged; beyond it the interval widens by ``s0`` at once (held-out
+runs scatter more than the fitted ones they were averaged like) and by ``kappa`` per decade (the
+law's slope is uncertain beyond the data).
+
+The parameters are not fitted to the curve itself (its own data say nothing about what lies
+beyond them): they are an empirical prior learned from real curves in ``../shared/data`` by
+``benchmarks/learn_discrepancy.py``, which writes the table ``discrepancy.csv`` beside this file.
+Choose a row by name (``discrepancy="default"``), give your own values
+(``discrepancy={"s0": 0.01, "kappa": 0.02}``) or switch it off (``discrepancy="off"``), which
+reproduces the forecasts of bayescale 0.1.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import FitError
+
+__all__ = ["Discrepancy", "OFF", "get_discrepancy", "discrepancy_table", "horizon"]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """Extrapolation uncertainty on log y: sd ``s0 + kappa * h`` at ``h > 0`` decades beyond the data.
+
+    Attributes
+    ----------
+    name : str
+    s0 : float
+        sd of log y added to any forecast beyond the fitted range.
+    kappa : float
+        Further sd of log y per decade beyond the fitted range.
+    source : str
+        Where the values come from (the corpus they were learned on, or "user").
+    """
+
+    name: str
+    s0: float
+    kappa: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for k in ("s0", "kappa"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise FitError(f"discrepancy {k} must be a finite number >= 0, got {v!r}")
+
+    @property
+    def off(self) -> bool:
+        return self.s0 == 0 and self.kappa == 0
+
+    def sd(self, h: np.ndarray) -> np.ndarray:
+        """The discrepancy's sd of log y at horizons ``h`` (decades beyond the data; 0 inside)."""
+        h = np.asarray(h, dtype=float)
+        return np.where(h > 0, self.s0 + self.kappa * h, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "s0": self.s0, "kappa": self.kappa, "source": self.source}
+
+
+#: No extrapolation uncertainty: forecasts as bayescale 0.1 made them.
+OFF = Discrepancy("off", 0.0, 0.0, "none")
+
+
+@lru_cache(maxsize=1)
+def discrepancy_table() -> dict[str, Discrepancy]:
+    """The learned rows of ``discrepancy.csv`` (package data), by name."""
+    text = importlib.resources.files("bayescale.spec").joinpath("discrepancy.csv").read_text(encoding="utf-8")
+    rows = [r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+    return {r["name"]: Discrepancy(r["name"], float(r["s0"]), float(r["kappa"]), r.get("source", ""))
+            for r in rows}
+
+
+def get_discrepancy(spec: str | Mapping[str, Any] | Discrepancy | None) -> Discrepancy:
+    """A discrepancy by name (a row of the table, ``"default"`` or ``"off"``), from values, or itself."""
+    if isinstance(spec, Discrepancy):
+        return spec
+    if isinstance(spec, tuple):  # as FitConfig stores values
+        spec = dict(spec)
+    if spec is None or spec == "default":
+        spec = "default"
+    if isinstance(spec, str):
+        if spec == "off":
+            return OFF
+        table = discrepancy_table()
+        if spec not in table:
+            raise FitError(f"unknown discrepancy {spec!r}; choose one of off, {', '.join(table)} or give "
+                           "{'s0': ..., 'kappa': ...}")
+        return table[spec]
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - {"s0", "kappa", "name"}
+        if unknown or not {"s0", "kappa"} <= set(spec):
+            raise FitError("a discrepancy given by values needs exactly s0 and kappa (sd of log y, and its "
+                           f"growth per decade beyond the data), got {sorted(spec)}")
+        try:
+            return Discrepancy(str(spec.get("name", "user")), float(spec["s0"]), float(spec["kappa"]), "user")
+        except (TypeError, ValueError):
+            raise FitError(f"discrepancy values must be numbers, got {dict(spec)!r}") from None
+    raise FitError(f"discrepancy must be a name, a mapping with s0 and kappa, or off; got {spec!r}")
+
+
+def horizon(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Decades beyond the fitted range per target: the largest over inputs of ``log10(x / max fitted x)``,
+    and 0 for a target inside the fitted range of every input."""
+    h = np.zeros(len(next(iter(targets.values()))))
+    for k, v in targets.items():
+        top = float(np.max(np.asarray(fitted[k], dtype=float)))
+        h = np.maximum(h, np.log10(np.asarray(v, dtype=float) / top))
+    return np.clip(h, 0.0, None)
