@@ -113,9 +113,10 @@ def get_discrepancy(spec: str | Mapping[str, Any] | Discrepancy | None) -> Discr
             raise FitError("a discrepancy given by values needs exactly s0 and kappa (sd of log y, and its "
                            f"growth per decade beyond the data), got {sorted(spec)}")
         try:
-            return Discrepancy(str(spec.get("name", "user")), float(spec["s0"]), float(spec["kappa"]), "user")
+            s0, kappa = float(spec["s0"]), float(spec["kappa"])
         except (TypeError, ValueError):
             raise FitError(f"discrepancy values must be numbers, got {dict(spec)!r}") from None
+        return Discrepancy(str(spec.get("name", "user")), s0, kappa, "user")
     raise FitError(f"discrepancy must be a name, a mapping with s0 and kappa, or off; got {spec!r}")
 
 
