@@ -174,6 +174,10 @@ def _client(scheduler: Any, n_workers: int | None):
                          f"distributed.Client, got {type(scheduler).__name__}")
 
 
+def _add_paths(paths: Sequence[str]) -> None:
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+
+
 def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int | None = None,
              initializer=None, initargs: tuple = ()) -> Iterable[Any]:
     """Run ``fn(item)`` for each item on Dask and yield the results as they finish.
@@ -187,6 +191,9 @@ def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int 
 
     client, cluster = _client(scheduler, n_workers)
     try:
+        # a script's own modules (e.g. benchmarks/ on sys.path) must import on the workers too, to
+        # unpickle the items and results: give the workers the client's import path
+        client.run(_add_paths, list(sys.path))
         if initializer is not None:
             client.run(initializer, *initargs)
         futures = [client.submit(fn, it, pure=False) for it in items]

@@ -1,0 +1,227 @@
+"""Calibration of forecast intervals on real held-out points, before and after extrapolation uncertainty.
+
+For every curve of the extrapolation benchmark (revisiting_nsl, double_descent, nanogpt_embd;
+the benchmark's own fit / held-out split), bayescale compares ``power_law_offset`` and ``bnsl1``
+on the fit points and forecasts the held-out points from the stacked mixture (the recommended
+forecast).  From one set of fits, each held-out point is scored twice:
+
+* **before**: parameter and noise uncertainty only (``discrepancy="off"``, bayescale 0.1);
+* **after**: plus the extrapolation uncertainty of :mod:`bayescale.spec.discrepancy`, with values
+  learned **without the data set being scored** (leave-one-dataset-out, see
+  ``benchmarks/learn_discrepancy.py``; for a revisiting_nsl family, without all of revisiting_nsl
+  and without colpret's copies of its LM curves).
+
+Printed: coverage of the 50/80/90/95% intervals of a new observation, NSL-PFN's mean squared
+calibration error (MSCE: mean of (observed - nominal coverage)^2 over levels 0.50, 0.51, ..., 0.99),
+the mean held-out lpd on the y scale (and under NSL-PFN's protocol: y divided by the largest fitted
+y for double descent and nanoGPT), and RMSLE of the median, by group and by extrapolation distance.
+Writes ``table.md``, ``points.csv``, ``curves.jsonl`` and ``calibration.png`` (observed against nominal
+coverage per group) to ``--out``.
+
+Usage: ``python benchmarks/calibration.py`` (all 132 curves, 2 Dask workers);
+``--every K`` for every K-th curve per domain; ``--quick`` (3 curves, small draws, CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+import bayescale as bs
+from bayescale.evaluate.many import dask_map
+from bayescale.spec.data import Dataset
+from bayescale.spec.discrepancy import OFF, Discrepancy
+from bayescale.spec.likelihoods import get_likelihood
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from extrapolation import GROUP, GROUPS, load_curves, select_curves  # noqa: E402
+from learn_discrepancy import forecast_errors, leave_one_out, load_corpus  # noqa: E402
+
+LAWS = ("power_law_offset", "bnsl1")
+LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)
+SHOW = (0.5, 0.8, 0.9, 0.95)
+DATASET = {"IC": "revisiting_nsl:IC", "NMT": "revisiting_nsl:NMT", "LM": "revisiting_nsl:LM",
+           "BB": "revisiting_nsl:BB", "DD": "double_descent", "Nano": "nanogpt_embd"}
+#: NSL-PFN scores double descent and nanoGPT after dividing y by the largest fitted y
+SCALED = ("DD", "Nano")
+QUICK = ("IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0")
+BINS = (0.0, 0.1, 0.25, 0.5, 1.0, np.inf)
+
+
+def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
+    """Compare the laws on a curve's fit points; return each law's draws at the held-out points."""
+    warnings.simplefilter("ignore")  # worker process: ArviZ's small-sample warnings are not this benchmark's
+    curve, cfg = job
+    t0 = time.perf_counter()
+    ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
+    laws = [l for l in cfg["laws"] if len(bs.get_law(l).parameters) <= len(np.unique(curve.x_fit))]
+    out: dict[str, Any] = {"curve": curve.name, "domain": curve.domain, "x_test": curve.x_test,
+                           "y_test": curve.y_test, "x_fit_max": float(curve.x_fit.max()),
+                           "y_fit_max": float(curve.y_fit.max()), "laws": {}}
+    if len(laws) >= 2:
+        c = bs.compare(ds, laws=laws, lfo=False, max_refits=0, draws=cfg["draws"], tune=cfg["tune"],
+                       chains=cfg["chains"], seed=cfg["seed"], cores=1, progressbar=False)
+        fits, weights = c.fits, c.weights
+    else:
+        f = bs.fit(ds, law=laws[0], draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"], seed=cfg["seed"],
+                   cores=1, progressbar=False)
+        fits, weights = {laws[0]: f}, {laws[0]: 1.0}
+    for name, f in fits.items():
+        out["laws"][name] = {"weight": float(weights.get(name, 0.0)), "ok": bool(f.diagnostics().ok),
+                             "mu": f.expected({"x": curve.x_test}),
+                             "noise": f.draws(f.likelihood.noise_names), "likelihood": f.likelihood.name}
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int = 4000) -> pd.DataFrame:
+    """Per held-out point: PIT of y under the stacked predictive, lpd, and the median, for one discrepancy."""
+    rng = np.random.default_rng(seed)
+    y, x = np.asarray(res["y_test"], float), np.asarray(res["x_test"], float)
+    h = np.clip(np.log10(x / res["x_fit_max"]), 0, None)
+    tau = disc.sd(h)
+    laws = {k: v for k, v in res["laws"].items() if v["weight"] > 0}
+    wsum = sum(v["weight"] for v in laws.values())
+    ynew, lp, med_draws = [], [], []
+    for name, v in laws.items():
+        w = v["weight"] / wsum
+        lik = get_likelihood(v["likelihood"])
+        mu = np.asarray(v["mu"], float)
+        exp_ = mu * np.exp(tau[None, :] * rng.standard_normal(mu.shape))
+        noise = {k: np.asarray(a, float) for k, a in v["noise"].items()}
+        sims = lik.draw(exp_, noise, rng)
+        take = rng.choice(sims.shape[0], size=max(1, int(round(w * draws))), replace=True)
+        ynew.append(sims[take])
+        med_draws.append(exp_[take])
+        ll = lik.logpdf(y[None, :], exp_, {k: a[:, None] for k, a in noise.items()})
+        lp.append(np.log(w) + logsumexp(ll, axis=0) - np.log(ll.shape[0]))
+    ynew_all = np.concatenate(ynew)
+    pit = np.mean(ynew_all <= y[None, :], axis=0) + 0.5 * np.mean(ynew_all == y[None, :], axis=0)
+    lpd = logsumexp(np.stack(lp), axis=0)
+    median = np.median(np.concatenate(med_draws), axis=0)
+    scale = np.log(res["y_fit_max"]) if res["domain"] in SCALED else 0.0
+    return pd.DataFrame({"curve": res["curve"], "domain": res["domain"], "group": GROUP[res["domain"]],
+                         "dataset": DATASET[res["domain"]], "x": x, "y": y, "horizon": h, "pit": pit,
+                         "lpd": lpd, "lpd_nslpfn": lpd + scale, "log_err": np.log(median) - np.log(y)})
+
+
+def coverage(pit: np.ndarray, level: float) -> float:
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    return float(np.mean((pit >= lo) & (pit <= hi)))
+
+
+def summary(points: pd.DataFrame, by: str) -> pd.DataFrame:
+    rows = []
+    for key, d in points.groupby(by, sort=False, observed=True):
+        cov = {lv: coverage(d["pit"].to_numpy(), lv) for lv in LEVELS}
+        curves = d.groupby("curve")
+        rows.append({by: key, "curves": curves.ngroups, "points": len(d),
+                     **{f"cov{int(round(lv * 100))}": cov[lv] for lv in SHOW},
+                     "msce": float(np.mean([(cov[lv] - lv) ** 2 for lv in LEVELS])),
+                     # per curve first, then averaged (as the extrapolation benchmark does)
+                     "lpd": float(curves["lpd"].mean().mean()),
+                     "lpd_nslpfn": float(curves["lpd_nslpfn"].mean().mean()),
+                     "rmsle": float(curves["log_err"].apply(lambda e: np.sqrt(np.mean(e ** 2))).mean())})
+    return pd.DataFrame(rows)
+
+
+def markdown(before: pd.DataFrame, after: pd.DataFrame, by: str) -> str:
+    cols = ["cov50", "cov80", "cov90", "cov95", "msce", "lpd", "lpd_nslpfn", "rmsle"]
+    head = f"| {by} | curves | points | " + " | ".join(f"{c} before / after" for c in cols) + " |"
+    lines = [head, "|" + "---|" * (3 + len(cols))]
+    b = before.set_index(by)
+    for _, r in after.iterrows():
+        k = r[by]
+        cells = [f"{b.loc[k, c]:.3f} / {r[c]:.3f}" if c != "msce" else f"{b.loc[k, c]:.4f} / {r[c]:.4f}" for c in cols]
+        lines.append(f"| {k} | {int(r['curves'])} | {int(r['points'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(points: dict[str, pd.DataFrame], path: Path) -> Path:
+    import matplotlib.pyplot as plt  # deferred: plotting only
+
+    groups = [g for g in GROUPS if g in set(points["after"]["group"])]
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, g in zip(axes[0], groups):
+        ax.plot([0.5, 1], [0.5, 1], color="0.6", lw=1, ls="--")
+        for label, pts, color in (("before", points["before"], "tab:red"), ("after", points["after"], "tab:blue")):
+            pit = pts.loc[pts["group"] == g, "pit"].to_numpy()
+            ax.plot(LEVELS, [coverage(pit, lv) for lv in LEVELS], color=color, label=label)
+        ax.set_title(g, fontsize=9)
+        ax.set_xlabel("nominal coverage")
+    axes[0][0].set_ylabel("observed coverage (new observation)")
+    axes[0][0].legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"{len(QUICK)} curves, 2 chains x 300 draws, no Dask (CI)")
+    p.add_argument("--every", type=int, default=1, help="every k-th curve per domain (default 1: all)")
+    p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
+    p.add_argument("--draws", type=int, default=None, help="draws per chain (default 500; 300 with --quick)")
+    p.add_argument("--chains", type=int, default=None, help="chains (default 4; 2 with --quick)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "calibration")
+    a = p.parse_args(argv)
+    curves = load_curves()
+    if a.quick:
+        byname = {c.name: c for c in curves}
+        curves = [byname[n] for n in QUICK]
+    else:
+        curves = select_curves(curves, every=a.every, every_other=a.every)
+    cfg = {"laws": LAWS, "draws": a.draws or (300 if a.quick else 500), "tune": 300 if a.quick else 1000,
+           "chains": a.chains or (2 if a.quick else 4), "seed": a.seed}
+    a.out.mkdir(parents=True, exist_ok=True)
+    errors = forecast_errors(load_corpus())
+    lodo = {ds: Discrepancy(f"lodo:{ds}", *v, "learned without this dataset") for ds, v in leave_one_out(errors).items()}
+    print(f"{len(curves)} curves; settings {cfg}; leave-one-dataset-out discrepancy: "
+          + ", ".join(f"{k} s0={v.s0:.4f} kappa={v.kappa:.4f}" for k, v in lodo.items()), file=sys.stderr)
+    jobs = [(c, cfg) for c in curves]
+    t0 = time.perf_counter()
+    results = (fit_curve(j) for j in jobs) if (a.quick or a.workers <= 1) else \
+        dask_map(fit_curve, jobs, n_workers=a.workers)
+    pts: dict[str, list[pd.DataFrame]] = {"before": [], "after": []}
+    with (a.out / "curves.jsonl").open("w") as fh:
+        for i, res in enumerate(results, start=1):
+            before = score(res, OFF, seed=a.seed)
+            after = score(res, lodo[DATASET[res["domain"]]], seed=a.seed)
+            pts["before"].append(before)
+            pts["after"].append(after)
+            fh.write(json.dumps({"curve": res["curve"], "seconds": res["seconds"],
+                                 "weights": {k: v["weight"] for k, v in res["laws"].items()},
+                                 "ok": {k: v["ok"] for k, v in res["laws"].items()}}) + "\n")
+            print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']}: cov90 before "
+                  f"{coverage(before['pit'].to_numpy(), 0.9):.2f} after {coverage(after['pit'].to_numpy(), 0.9):.2f}",
+                  file=sys.stderr, flush=True)
+    points = {k: pd.concat(v, ignore_index=True) for k, v in pts.items()}
+    points["after"].assign(pit_before=points["before"]["pit"]).to_csv(a.out / "points.csv", index=False)
+    for frame in points.values():
+        frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,
+                                   labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
+    text = []
+    for by in ("group", "dataset", "distance"):
+        text.append(f"### by {by}\n\n" + markdown(summary(points["before"], by), summary(points["after"], by), by))
+    table = "\n\n".join(text)
+    (a.out / "table.md").write_text(table + "\n")
+    print(table)
+    print(f"\nfigure: {plot(points, a.out / 'calibration.png')}; total {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
