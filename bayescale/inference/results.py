@@ -34,6 +34,7 @@ from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
+from .influence import influential_rows
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
@@ -163,6 +164,12 @@ class Fit:
             problems=tuple(problems),
         )
 
+    @cached_property
+    def influential(self) -> list[dict[str, Any]]:
+        """Observations the answer hinges on (PSIS-LOO Pareto k > 0.7), worst first, with their rows
+        (:mod:`bayescale.inference.influence`)."""
+        return influential_rows(self.tree, self.data)
+
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """Every parameter with posterior mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
 
@@ -198,6 +205,7 @@ class Fit:
             "remedy": self.settings.get("remedy"),
             "parameters": params,
             "diagnostics": s.attrs["diagnostics"].to_dict(),
+            "influential": self.influential,
             "forecasts": forecast.to_records() if forecast is not None else [],
         }
 

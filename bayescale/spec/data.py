@@ -48,12 +48,20 @@ class Dataset:
         Law input (and ``"y"``) to the column name it came from.
     source : str
         Where the data came from (path or ``"DataFrame"``).
+    rows : tuple of str
+        Each observation's place in the source (``"line 7"`` of a CSV file, ``"index 3"`` of a
+        DataFrame), for messages that name rows; empty when unknown.
     """
 
     inputs: Mapping[str, np.ndarray] = field(hash=False)
     y: np.ndarray = field(hash=False)
     columns: Mapping[str, str] = field(hash=False)
     source: str = ""
+    rows: tuple[str, ...] = field(default=(), hash=False)
+
+    def row_label(self, i: int) -> str:
+        """Where observation ``i`` came from (``"line 7"``), or ``"observation i"`` when unknown."""
+        return self.rows[i] if i < len(self.rows) else f"observation {i}"
 
     @property
     def n(self) -> int:
@@ -283,7 +291,8 @@ def load_data(
             )
     columns = dict(zip(inputs, xcols))
     columns["y"] = y
-    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where_txt or src)
+    rows = tuple(_row_label(frame, i, from_csv) for i in range(frame.shape[0]))
+    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where_txt or src, rows=rows)
 
 
 def data_stats(inputs: Mapping[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
