@@ -32,7 +32,8 @@ from ..spec.data import Dataset, load_data
 from ..spec.laws import get_law
 from ..spec.likelihoods import get_likelihood
 from .lfo import choose_law, lfo_score, lfo_split
-from .loo import MAX_REFITS, loo_with_refits
+from .loo import MAX_REFITS, check_max_refits, loo_with_refits
+from .progress import ProgressArg, reporter
 from .results import Comparison, LfoResult, LooResult
 from .scoring import log_density, predictive_lpd, rmsle
 from .verdict import BASELINE, C_NEAR_ZERO, VERDICT_PROB, Verdict, break_verdict, x_inner
@@ -58,6 +59,7 @@ def compare(
     lfo_k: int | None = None,
     max_refits: int = MAX_REFITS,
     prob: float = VERDICT_PROB,
+    progress: ProgressArg = None,
     **fit_kwargs: Any,
 ) -> Comparison:
     """Compare laws by PSIS-LOO (with exact refits), leave-future-out, and give the break verdict.
@@ -80,17 +82,28 @@ def compare(
     lfo : bool
         Whether to run leave-future-out (one refit per law).
     lfo_k : int, optional
-        Number of largest distinct scales held out (default ``min(3, max(1, round(0.2 m)))``).
+        Number of largest distinct scales held out, from 1 to one less than the number of distinct
+        scales (default ``min(3, max(1, round(0.2 m)))``).
     max_refits : int
-        Most exact leave-one-out refits per law for points of high Pareto k.
+        Most exact leave-one-out refits per law for points of high Pareto k (>= 0).
     prob : float
         Probability of the posterior intervals used by the verdict.
+    progress : bool or callable, optional
+        One line per law fitted, per exact LOO refit and per leave-future-out refit: on standard error
+        when True, or when None (the default) and standard error is a terminal; a callable receives
+        each line instead (:mod:`bayescale.evaluate.progress`).  The laws are fitted without NUTS's
+        own progress bar unless ``progressbar=True`` is passed.
     **fit_kwargs
         Passed to :func:`bayescale.inference.fit.fit` (draws, tune, chains, sampler, seed, likelihood, priors...).
 
     Returns
     -------
     Comparison
+
+    Raises
+    ------
+    BayescaleError
+        For bad arguments (laws, ``lfo_k``, ``max_refits``, ``prob``, data), before anything is fitted.
     """
     got: dict[str, Any] = {}
     if fits is not None:
@@ -109,6 +122,12 @@ def compare(
         raise DataError("give data to fit the laws " + ", ".join(todo) + " (or pass their fits)")
     if not 0 < prob < 1:
         raise FitError(f"verdict interval probability must be in (0, 1), got {prob!r}")
+    max_refits = check_max_refits(max_refits)
+    inputs = {nm: tuple(get_law(nm).inputs) for nm in todo} | {nm: tuple(f.law.inputs) for nm, f in got.items()}
+    if len(set(inputs.values())) > 1:
+        raise LawError("laws of different inputs cannot be compared on one dataset: "
+                       + "; ".join(f"{nm} has {', '.join(v)}" for nm, v in inputs.items()))
+    say = reporter(progress)
     if todo:
         first = get_law(todo[0])
         lik = get_likelihood(fit_kwargs.get("likelihood", "lognormal"))
@@ -117,18 +136,24 @@ def compare(
         ds = data if isinstance(data, Dataset) else load_data(
             data, x=list(first.inputs) if x is None else x, y=y, inputs=first.inputs, positive_y=lik.positive_y,
             where=where)
+    else:
+        ds = next(iter(got.values())).data
+    if lfo:
+        lfo_split(ds, lfo_k)  # a bad lfo_k fails here, before any fit
+    if todo:
         kw = dict(fit_kwargs)
         kw.setdefault("cores", 1)
         progressbar = kw.pop("progressbar", False)
-        for nm in todo:
+        for i, nm in enumerate(todo, start=1):
+            say(f"fitting {nm} ({i}/{len(todo)})...")
             got[nm] = fit_law(ds, law=get_law(nm), progressbar=progressbar, **kw)
     ys = {nm: f.data.y for nm, f in got.items()}
     ref = next(iter(ys.values()))
     if any(v.shape != ref.shape or not np.allclose(v, ref) for v in ys.values()):
         raise DataError("the fits were made to different data; compare fits of the same dataset")
-    loos = {nm: loo_with_refits(f, max_refits=max_refits) for nm, f in got.items()}
+    loos = {nm: loo_with_refits(f, max_refits=max_refits, progress=say) for nm, f in got.items()}
     table = az.compare({nm: r.elpd_data for nm, r in loos.items()}, round_to="none")
-    lfo_res = {nm: lfo_score(f, k=lfo_k) for nm, f in got.items()} if lfo else {}
+    lfo_res = {nm: lfo_score(f, k=lfo_k, progress=say) for nm, f in got.items()} if lfo else {}
     rec, rec_by = choose_law(lfo_res, table, {nm: len(f.law.parameters) for nm, f in got.items()})
     verdict = verdict_from(got, loos, baseline=baseline, prob=prob)
     return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict,

@@ -33,9 +33,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, FitError
 from ..inference.fit import refit
 from ..inference.model import check_identifiable
+from .progress import Progress, silent
 from .results import LfoResult
 from .scoring import predictive_lpd, rmsle, subset
 
@@ -49,19 +50,34 @@ def lfo_split(ds, k: int | None = None) -> tuple[np.ndarray, int]:
     """Boolean mask of training points (all but the largest ``k`` distinct scales), and ``k``.
 
     Default ``k = min(3, max(1, round(0.2 m)))`` for ``m`` distinct scales.
+
+    Raises
+    ------
+    FitError
+        For a ``k`` that is not an integer >= 1.
+    DataError
+        For a ``k`` that leaves no scale to train on.
     """
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise FitError(f"lfo_k={k!r}: give the number of largest distinct scales held out by leave-future-out "
+                       "as an integer >= 1, or None for the default")
     x = np.asarray(next(iter(ds.inputs.values())), dtype=float)
     ux = np.unique(x)
     if k is None:
         k = min(3, max(1, int(round(0.2 * ux.size))))
     if not 1 <= k < ux.size:
-        raise DataError(f"leave-future-out needs 1 <= k < {ux.size} distinct scales, got k={k}")
+        raise DataError(f"lfo_k={k}: leave-future-out holds out the largest k of the {ux.size} distinct scales "
+                        f"and fits the rest, so k must be from 1 to {ux.size - 1}; give a smaller lfo_k (--lfo-k) or "
+                        "skip leave-future-out (--no-lfo)")
     cut = ux[-k]
     return x < cut, k
 
 
-def lfo_score(fit, *, k: int | None = None) -> LfoResult:
-    """Refit ``fit``'s law on all but the largest ``k`` scales and score the held-out points."""
+def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoResult:
+    """Refit ``fit``'s law on all but the largest ``k`` scales and score the held-out points.
+
+    ``progress`` receives one line before the refit (:mod:`bayescale.evaluate.progress`).
+    """
     train, k = lfo_split(fit.data, k)
     test = ~train
     tr = subset(fit.data, train)
@@ -70,6 +86,8 @@ def lfo_score(fit, *, k: int | None = None) -> LfoResult:
     except DataError as exc:
         return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()), lpd=(),
                          rmsle=float("nan"), ok=False, problems=(str(exc),))
+    progress(f"leave-future-out refit of {fit.law.name} on the {int(train.sum())} points below the largest "
+             f"{k} scale(s), to score the {int(test.sum())} above")
     rf = refit(fit, tr, seed_offset=LFO_SEED_OFFSET)
     xin = {kk: v[test] for kk, v in fit.data.inputs.items()}
     yt = fit.data.y[test]

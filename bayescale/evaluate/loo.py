@@ -14,8 +14,14 @@ leave-one-out density
 
 At most ``max_refits`` (default 5) points per law are refitted, worst k first;
 any left over are reported as unresolved and the law's LOO is flagged
-``ok = False``.  The result says which points were refitted (``refits``) and
-which were not (``unresolved``).
+``ok = False`` (as it is when an exact refit fails its own diagnostics).  The
+result says which points were refitted (``refits``) and which were not
+(``unresolved``); its ``pareto_k`` are PSIS's, before the refits, and
+``pareto_k_max`` is the largest k *after* them (a refitted point's term is exact).
+
+``p_loo`` above the law's number of parameters (law and noise) or above ``n/2``
+is flagged in ``warnings``: following ArviZ's guidance, the model is then
+misspecified or weakly identified (:func:`p_loo_warnings`).
 
 The refits are run by ArviZ's ``reloo`` (:func:`arviz_stats.reloo`) through
 :class:`RefitWrapper`, which refits with :func:`bayescale.inference.fit.refit`
@@ -34,11 +40,14 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from ..errors import FitError
 from ..inference.fit import refit
+from .progress import Progress, silent
 from .results import LooResult
 from .scoring import pointwise_log_lik, subset
 
-__all__ = ["loo_with_refits", "psis_loo", "RefitWrapper", "K_MAX", "MAX_REFITS", "REFIT_SEED_OFFSET"]
+__all__ = ["loo_with_refits", "psis_loo", "p_loo_warnings", "check_max_refits", "RefitWrapper", "K_MAX",
+           "MAX_REFITS", "REFIT_SEED_OFFSET"]
 
 #: Pareto k above which a point is refitted exactly (ArviZ's threshold is used when lower).
 K_MAX = 0.7
@@ -72,6 +81,8 @@ class RefitWrapper(az.SamplingWrapper):
     order : sequence of int
         The points to refit, worst Pareto k first; the ``j``-th gets seed offset
         ``REFIT_SEED_OFFSET + j`` whatever order ``reloo`` visits them in.
+    progress : callable, optional
+        Receives one line before each refit, e.g. ``"refit 1/3 of bnsl1 without point 14 (x=3.162e+04)"``.
 
     Attributes
     ----------
@@ -79,11 +90,12 @@ class RefitWrapper(az.SamplingWrapper):
         The diagnostics of each refit, by the point left out.
     """
 
-    def __init__(self, fit, order: Sequence[int]) -> None:
+    def __init__(self, fit, order: Sequence[int], progress: Progress = silent) -> None:
         super().__init__(model=fit.law, idata_orig=fit.tree)
         self.fit = fit
         self.seed_offsets = {int(i): REFIT_SEED_OFFSET + j for j, i in enumerate(order)}
         self.diagnostics: dict[int, Any] = {}
+        self.progress = progress
 
     def sel_observations(self, idx):
         """``((i, the data without point i), i)`` for the positional index ``idx``."""
@@ -94,6 +106,9 @@ class RefitWrapper(az.SamplingWrapper):
 
     def sample(self, modified_observed_data):
         i, data = modified_observed_data
+        at = ", ".join(f"{k}={float(v[i]):.4g}" for k, v in self.fit.data.inputs.items())
+        self.progress(f"refit {len(self.diagnostics) + 1}/{len(self.seed_offsets)} of {self.fit.law.name} "
+                      f"without point {i} ({at})")
         rf = refit(self.fit, data, seed_offset=self.seed_offsets[i])
         self.diagnostics[i] = rf.diagnostics()
         return rf
@@ -113,14 +128,44 @@ class RefitWrapper(az.SamplingWrapper):
         return xr.DataArray(ll.reshape(shape), dims=("chain", "draw", "obs"), coords={"obs": [i]})
 
 
-def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX) -> LooResult:
-    """PSIS-LOO of a fit, replacing the terms of points with high Pareto k by exact refits (see the module)."""
+def check_max_refits(max_refits: Any) -> int:
+    """``max_refits`` as an int, or a :class:`FitError` naming the value and the fix."""
+    if isinstance(max_refits, bool) or not isinstance(max_refits, (int, np.integer)) or max_refits < 0:
+        raise FitError(f"max_refits={max_refits!r}: give the most exact LOO refits per law as an integer >= 0 "
+                       f"(default {MAX_REFITS}; 0 runs none)")
+    return int(max_refits)
+
+
+def p_loo_warnings(p_loo: float, n_params: int, n_obs: int) -> tuple[str, ...]:
+    """The warning for an effective number of parameters above the law's own, or above ``n/2``.
+
+    ArviZ's guidance: ``p_loo`` should be below the number of parameters ``p`` of a well-specified
+    model, and well below ``n``; ``p_loo > p`` means the model is badly misspecified, and a ``p_loo``
+    that is large against ``n`` that it is too flexible (weakly identified) for the data.
+    """
+    over = []
+    if np.isfinite(p_loo) and p_loo > n_params:
+        over.append(f"number of parameters {n_params} (law and noise)")
+    if np.isfinite(p_loo) and p_loo > n_obs / 2:
+        over.append(f"n/2 = {n_obs / 2:g} ({n_obs} observations)")
+    if not over:
+        return ()
+    return (f"p_loo {p_loo:.1f} > " + " and > ".join(over) + ": the model is misspecified or weakly identified; "
+            "its LOO score is not to be trusted (check the priors and the fit, or compare a simpler law)",)
+
+
+def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX,
+                    progress: Progress = silent) -> LooResult:
+    """PSIS-LOO of a fit, replacing the terms of points with high Pareto k by exact refits (see the module).
+
+    ``progress`` receives one line before each exact refit (:mod:`bayescale.evaluate.progress`).
+    """
+    max_refits = check_max_refits(max_refits)
     loo = psis_loo(fit)
     k = np.asarray(loo.pareto_k.values, dtype=float).reshape(-1)
     thr = float(min(k_max, getattr(loo, "good_k", k_max) or k_max))
     bad = [int(i) for i in np.argsort(-k) if k[i] > thr]
-    n_refits = max(int(max_refits), 0)
-    todo, left = bad[:n_refits], bad[n_refits:]
+    todo, left = bad[:max_refits], bad[max_refits:]
     elpd_data, diags = loo, {}
     if todo:
         chosen = loo.pareto_k.copy(data=np.isin(np.arange(k.size), todo).reshape(loo.pareto_k.shape))
@@ -128,7 +173,7 @@ def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX) 
         # (max_refits, worst k first) it gets a copy of the LOO whose k of the points left over is -inf
         limited = copy.copy(loo)
         limited.pareto_k = loo.pareto_k.where(chosen, -np.inf)
-        wrapper = RefitWrapper(fit, todo)
+        wrapper = RefitWrapper(fit, todo, progress)
         elpd_data = az.reloo(wrapper, loo_orig=limited, var_name="y", k_threshold=thr, pointwise=True)
         # k as PSIS found it for the points left over; 0 where the term is now exact (reloo's convention)
         elpd_data.pareto_k = loo.pareto_k.where(~chosen, 0.0)
@@ -139,8 +184,12 @@ def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX) 
     else:
         method = f"psis with exact refits of {len(todo)} point(s) with k > {thr:.2f}"
         if left:
-            method += f"; {len(left)} more not refitted (limit {max_refits}): elpd unreliable"
-    return LooResult(law=fit.law.name, elpd=float(elpd_data.elpd), se=float(elpd_data.se), p_loo=float(elpd_data.p),
+            method += (f"; {len(left)} more not refitted (at most {max_refits} refits per law): "
+                       "elpd unreliable")
+    n_params = len(fit.param_names)
+    p_loo = float(elpd_data.p)
+    return LooResult(law=fit.law.name, elpd=float(elpd_data.elpd), se=float(elpd_data.se), p_loo=p_loo,
                      pareto_k=tuple(float(v) for v in k), k_threshold=thr, refits=tuple(todo), unresolved=tuple(left),
                      refit_ok=all(d.ok for d in diags.values()), method=method, elpd_data=elpd_data,
-                     refit_diagnostics=diags)
+                     refit_diagnostics=diags, n_params=n_params,
+                     warnings=p_loo_warnings(p_loo, n_params, fit.data.n))

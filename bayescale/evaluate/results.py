@@ -18,7 +18,15 @@ __all__ = ["LooResult", "LfoResult", "Comparison"]
 
 @dataclass(frozen=True)
 class LooResult:
-    """PSIS-LOO of one law, with exact refits for points of high Pareto k."""
+    """PSIS-LOO of one law, with exact refits for points of high Pareto k.
+
+    ``pareto_k`` holds PSIS's k of every point, before the refits; ``pareto_k_max`` is the largest k
+    after them (a refitted point's term is exact, so its k no longer counts) and ``pareto_k_max_psis``
+    the largest before.  ``ok`` says whether the LOO estimate can be relied on: no point left with k
+    above the threshold, and every exact refit passed its own diagnostics.  The fit's own sampling
+    diagnostics are not part of it (``Fit.diagnostics().ok``; see :meth:`Comparison.status`).
+    ``warnings`` flags ``p_loo`` above ``n_params`` (law and noise parameters) or above ``n/2``.
+    """
 
     law: str
     elpd: float
@@ -33,25 +41,36 @@ class LooResult:
     elpd_data: Any = field(default=None, repr=False, compare=False)
     #: Diagnostics of each exact refit, by the index of the point left out.
     refit_diagnostics: Mapping[int, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Parameters of the law and of its noise model (0 when unknown).
+    n_params: int = 0
+    warnings: tuple[str, ...] = ()
 
     @property
     def pareto_k_max(self) -> float:
-        """Largest Pareto k over the points (NaN when no point has one, e.g. every term exact)."""
+        """Largest Pareto k after the exact refits: over the points not refitted (NaN when none is left)."""
+        k = np.asarray(self.pareto_k, dtype=float).copy()
+        k[list(self.refits)] = np.nan
+        return float(np.nanmax(k)) if np.isfinite(k).any() else float("nan")
+
+    @property
+    def pareto_k_max_psis(self) -> float:
+        """Largest Pareto k as PSIS found it, before the exact refits (NaN when no point has one)."""
         k = np.asarray(self.pareto_k, dtype=float)
         return float(np.nanmax(k)) if np.isfinite(k).any() else float("nan")
 
     @property
     def ok(self) -> bool:
-        """No point left with a Pareto k above the threshold (refits' own diagnostics: ``refit_ok``)."""
-        return not self.unresolved
+        """The LOO estimate is reliable: no point left with a high Pareto k, and every exact refit passed."""
+        return not self.unresolved and self.refit_ok
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "elpd": self.elpd, "se": self.se, "p_loo": self.p_loo,
+            "elpd": self.elpd, "se": self.se, "p_loo": self.p_loo, "n_params": self.n_params,
             "pareto_k": list(self.pareto_k), "pareto_k_max": self.pareto_k_max,
+            "pareto_k_max_psis": self.pareto_k_max_psis,
             "k_threshold": self.k_threshold, "refits": list(self.refits),
             "unresolved": list(self.unresolved), "refit_ok": self.refit_ok,
-            "method": self.method, "ok": self.ok,
+            "method": self.method, "ok": self.ok, "warnings": list(self.warnings),
         }
 
 
@@ -94,6 +113,11 @@ class Comparison:
         the stacked mixture, :meth:`forecast` (see :mod:`bayescale.evaluate.stacking`).
     verdict : Verdict or None
         Break verdict when a broken law and the baseline were both compared.
+
+    Each law has two checks, kept apart in the table of ``bayescale compare`` and in :meth:`to_dict`:
+    ``fit`` (its sampling diagnostics, ``Fit.diagnostics().ok``: divergences, R-hat, ESS) and ``loo``
+    (:attr:`LooResult.ok`: no point left with high Pareto k, every exact refit passed); the law is
+    ``ok`` when both are (:meth:`status`).  :attr:`warnings` lists every problem found, one line each.
     """
 
     fits: Mapping[str, Any] = field(repr=False)
@@ -145,12 +169,41 @@ class Comparison:
     def ranking(self) -> list[str]:
         return list(self.table.index)
 
+    def status(self, name: str) -> dict[str, Any]:
+        """A law's checks: ``fit_ok`` (sampling diagnostics), ``loo_ok`` (:attr:`LooResult.ok`), ``ok``
+        (both), and ``problems``, one line each (without the LOO ``warnings`` of p_loo)."""
+        d = self.fits[name].diagnostics()
+        lo = self.loo[name]
+        problems = list(d.problems)
+        if lo.unresolved:
+            problems.append(f"{len(lo.unresolved)} point(s) with Pareto k > {lo.k_threshold:.2f} not refitted "
+                            f"(points {list(lo.unresolved)}): its elpd is unreliable; allow more exact refits")
+        if not lo.refit_ok:
+            bad = [i for i, rd in lo.refit_diagnostics.items() if not rd.ok]
+            problems.append(f"the exact LOO refit without point(s) {bad} failed its diagnostics")
+        return {"ok": bool(d.ok and lo.ok), "fit_ok": bool(d.ok), "loo_ok": bool(lo.ok), "problems": problems}
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every problem of the compared laws, ``"law: problem"``: failed checks (:meth:`status`) and
+        ``p_loo`` warnings (:attr:`LooResult.warnings`)."""
+        return [f"{nm}: {w}" for nm in self.loo for w in [*self.status(nm)["problems"], *self.loo[nm].warnings]]
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``bayescale compare --json``.
+
+        ``ranking`` has one row per law, best first, with its checks (``ok``, ``fit_ok``, ``loo_ok``: the
+        ``fit`` and ``loo`` columns of the printed table) and ``pareto_k_max`` after the exact refits;
+        ``loo`` and ``diagnostics`` give the details by law; ``warnings`` every problem, one line each.
+        """
         rows = []
         for name, r in self.table.iterrows():
+            st = self.status(name)
             rows.append({"law": name, "rank": int(r["rank"]), "elpd": float(r["elpd"]), "se": float(r["se"]),
                          "p_loo": float(r["p"]), "elpd_diff": float(r["elpd_diff"]), "dse": float(r["dse"]),
-                         "weight": float(r["weight"])})
+                         "weight": float(r["weight"]), "pareto_k_max": self.loo[name].pareto_k_max,
+                         "refits": len(self.loo[name].refits),
+                         "ok": st["ok"], "fit_ok": st["fit_ok"], "loo_ok": st["loo_ok"]})
         diags = {k: f.diagnostics().to_dict() for k, f in self.fits.items()}
         return {
             "ranking": rows,
@@ -162,6 +215,7 @@ class Comparison:
             "verdict": self.verdict.verdict if self.verdict else None,
             "verdict_details": self.verdict.to_dict() if self.verdict else None,
             "diagnostics": diags,
+            "warnings": self.warnings,
             "n_obs": next(iter(self.fits.values())).data.n,
             "data_source": next(iter(self.fits.values())).data.source,
         }
