@@ -97,42 +97,57 @@ def print_allocation(fit, alloc: Allocation) -> None:
     print_diagnostics(diag, lead="\n")
 
 
+def _k(v: float) -> str:
+    return "n/a" if not np.isfinite(v) else f"{v:.2f}"
+
+
 def print_comparison(c) -> None:
-    print(f"PSIS-LOO comparison ({next(iter(c.fits.values())).data.n} observations; elpd on the y scale)")
+    """The tables of ``bayescale compare``: PSIS-LOO ranking, leave-future-out, recommendation, break verdict.
+
+    Each law's row has two checks, as in the JSON (:meth:`bayescale.evaluate.results.Comparison.to_dict`):
+    ``fit`` (sampling diagnostics; ``fit_ok``) and ``loo`` (no high Pareto k left, every exact refit
+    passed; ``loo_ok``); ``k_max`` is the largest Pareto k after the exact refits.  Every problem
+    (:attr:`~bayescale.evaluate.results.Comparison.warnings`) follows as a ``WARNING`` line.
+    """
+    n = next(iter(c.fits.values())).data.n
+    print(f"PSIS-LOO comparison ({n} observations; elpd on the y scale; se and dse are standard errors, "
+          "no intervals)")
     print(f"{'law':<18} {'rank':>4} {'elpd':>9} {'se':>7} {'p_loo':>7} {'diff':>8} {'dse':>7} "
-          f"{'weight':>7} {'k_max':>6} {'refits':>7} {'diag':>5}")
+          f"{'weight':>7} {'k_max':>6} {'refits':>7} {'fit':>5} {'loo':>5}")
     for name, r in c.table.iterrows():
         lo = c.loo[name]
-        ok = c.fits[name].diagnostics().ok
+        st = c.status(name)
         print(f"{name:<18} {int(r['rank']):>4} {r['elpd']:>9.2f} {r['se']:>7.2f} {r['p']:>7.2f} "
-              f"{r['elpd_diff']:>8.2f} {r['dse']:>7.2f} {r['weight']:>7.3f} {lo.pareto_k_max:>6.2f} "
-              f"{len(lo.refits):>7} {'ok' if ok else 'FAIL':>5}")
+              f"{r['elpd_diff']:>8.2f} {r['dse']:>7.2f} {r['weight']:>7.3f} {_k(lo.pareto_k_max):>6} "
+              f"{len(lo.refits):>7} {'ok' if st['fit_ok'] else 'FAIL':>5} {'ok' if st['loo_ok'] else 'FAIL':>5}")
+    print("  k_max: largest Pareto k after the exact refits; fit: sampling diagnostics; loo: no high Pareto k "
+          "left and every exact refit passed")
     for name, lo in c.loo.items():
-        print(f"  {name}: {lo.method}" + (f" (points {list(lo.refits)})" if lo.refits else "")
-              + ("" if lo.refit_ok else "; a refit failed diagnostics"))
-    for name, f in c.fits.items():
-        d = f.diagnostics()
-        if not d.ok:
-            print(f"  WARNING {name}: " + "; ".join(d.problems))
+        print(f"  {name}: {lo.method}" + (f"; refitted points {list(lo.refits)} (k_max before the "
+                                          f"refits {_k(lo.pareto_k_max_psis)})" if lo.refits else ""))
+    for w in c.warnings:
+        print(f"  WARNING {w}")
     if c.lfo:
         r0 = next(iter(c.lfo.values()))
-        print(f"\nleave-future-out (fit on {r0.n_train} points, score the {r0.n_test} at the largest scales)")
-        print(f"{'law':<18} {'mean lpd':>9} {'rmsle':>8} {'diag':>5}")
+        print(f"\nleave-future-out (fit on {r0.n_train} points, score the {r0.n_test} at the largest scales; "
+              "no intervals)")
+        print(f"{'law':<18} {'mean lpd':>9} {'rmsle':>8} {'fit':>5}")
         for name, r in sorted(c.lfo.items(), key=lambda kv: -np.nan_to_num(kv[1].mean_lpd, nan=-np.inf)):
             print(f"{name:<18} {r.mean_lpd:>9.3f} {r.rmsle:>8.4f} {'ok' if r.ok else 'FAIL':>5}"
                   + (f"  ({'; '.join(r.problems)})" if r.problems else ""))
     print(f"recommended single law: {c.recommended}  (by {c.recommended_by}); to forecast, prefer the stacked "
-          f"mixture (--target)")
+          f"mixture (--target or --target-input)")
     v = c.verdict
     if v is None:
         print("\nbreak verdict: not applicable (compare a broken law, e.g. bnsl1, with power_law_offset)")
         return
+    pct = f"{v.prob * 100:g}%"
     print(f"\nbreak verdict: {v.verdict.upper()}  ({v.broken_law} vs {v.baseline}: elpd diff {v.elpd_diff:.2f}, "
-          f"se {v.dse:.2f})")
+          f"se {v.dse:.2f}; {pct} equal-tailed intervals)")
     for b in v.breaks:
-        print(f"  break {b['index']}: c{b['index']} median {b['c_median']:.3g}, {v.prob:.0%} interval "
+        print(f"  break {b['index']}: c{b['index']} median {b['c_median']:.3g}, {pct} interval "
               f"[{b['c_lower']:.3g}, {b['c_upper']:.3g}], P(|c|<{C_NEAR_ZERO:g}) {b['p_abs_c_below']:.2f}; "
-              f"d{b['index']} median {b['d_median']:.4g}, interval [{b['d_lower']:.4g}, {b['d_upper']:.4g}] "
+              f"d{b['index']} median {b['d_median']:.4g}, {pct} interval [{b['d_lower']:.4g}, {b['d_upper']:.4g}] "
               f"({'inside' if b['d_inside'] else 'NOT inside'} [{v.x_range[0]:.4g}, {v.x_range[1]:.4g}])")
     for r in v.reasons:
         print(f"  - {r}")
