@@ -20,14 +20,30 @@ from ..spec.data import load_data
 from ..spec.laws import get_law
 from ..spec.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from ..spec.resolve import resolve_priors
-from .args import _positive_float, parse_input_targets, prior_pair
+from .args import _positive_float, add_prob_arg, integer, parse_input_targets, prior_pair, seed
 
 __all__ = ["register"]
 
 
+_REPORT_EXAMPLES = """examples:
+  bayescale report bnsl.nc -o report.html
+  bayescale report bnsl.nc --compare plo.nc --refits 5 --lfo -o report.md
+  bayescale report chin.nc --target-input N=7e10,D=1.4e12 --prob 0.5 -o chin.html
+"""
+_PRIORS_EXAMPLES = """examples:
+  bayescale priors bnsl1
+  bayescale priors power_law_offset --data runs.csv --x n --y loss --plot prior.png
+  bayescale priors chinchilla --prior 'alpha=Normal(mu=0.34, sigma=0.05)' --likelihood studentt --json
+"""
+#: Report file suffixes and the format each one means.
+_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
 def register(sub) -> None:
     """Add ``bayescale report`` and ``bayescale priors``."""
-    r = sub.add_parser("report", help="write an HTML (or Markdown) report of a saved fit")
+    r = sub.add_parser("report", help="write an HTML (or Markdown) report of a saved fit", epilog=_REPORT_EXAMPLES,
+                       description="Write one report of a saved fit: data and fit, forecasts, parameters, "
+                                   "breaks, priors, and (with --compare) the LOO comparison with other fits.")
     r.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
     r.add_argument("--compare", nargs="+", default=[], metavar="FIT",
                    help="other saved fits of the same data to compare by PSIS-LOO")
@@ -35,39 +51,65 @@ def register(sub) -> None:
                    help="forecast scales (one-input laws; default 2x and 10x the largest observed)")
     r.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
-    r.add_argument("-o", "--out", required=True, help="report file to write (.html or .md)")
+    r.add_argument("-o", "--out", required=True, metavar="FILE",
+                   help="report file to write: .html or .htm (HTML), .md or .markdown (Markdown); any other "
+                        "name needs --format")
     r.add_argument("--format", choices=["html", "md"], default=None,
-                   help="html (default; one self-contained page) or md (Markdown, figures in <stem>_files/); "
-                        "default from the file suffix")
-    r.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    r.add_argument("--seed", type=int, default=None, help="seed of new-observation draws (default: the fit's seed)")
-    r.add_argument("--refits", type=int, default=0, metavar="N",
-                   help="with --compare: exact LOO refits per law for points of high Pareto k (default 0; each samples)")
+                   help="html (one self-contained page) or md (Markdown, figures in <stem>_files/); "
+                        "default from the suffix of --out")
+    add_prob_arg(r, "parameter and forecast intervals")
+    r.add_argument("--seed", type=seed, default=None, help="seed of new-observation draws (default: the fit's seed)")
+    r.add_argument("--refits", type=integer("--refits", 0), default=0, metavar="N",
+                   help="with --compare: exact LOO refits per law for points of high Pareto k (>= 0; default 0; "
+                        "each samples)")
     r.add_argument("--lfo", action="store_true",
                    help="with --compare: also score leave-future-out (one refit per law) and recommend a law")
     r.set_defaults(handler=_cmd_report)
 
-    p = sub.add_parser("priors", help="show a law's default priors and why; draw the prior predictive")
+    p = sub.add_parser("priors", help="show a law's default priors and why; draw the prior predictive",
+                       epilog=_PRIORS_EXAMPLES,
+                       description="Print each parameter's prior with its meaning and the reason for it; with "
+                                   "--data, draw the prior predictive against the data.")
     p.add_argument("law", help="law name (see 'bayescale laws') or a .toml law file")
-    p.add_argument("--likelihood", choices=list(LIKELIHOODS), default="lognormal")
+    p.add_argument("--likelihood", choices=list(LIKELIHOODS), default="lognormal",
+                   help="noise model whose noise priors to show: multiplicative (default), additive, or robust "
+                        "Student-t on log y")
     p.add_argument("--prior", action="append", type=prior_pair, default=[], metavar="NAME=PRIOR",
                    help="override a default prior, as for 'bayescale fit'")
     p.add_argument("--data", help="CSV file: draw the prior predictive against these data")
     p.add_argument("--x", nargs="+", metavar="COL", help="scale column(s) of --data, one per law input")
     p.add_argument("--y", metavar="COL", help="metric column of --data")
     p.add_argument("--plot", metavar="PNG", help="save a plot of the prior predictive and the data")
-    p.add_argument("--draws", type=int, default=500, help="prior draws (default 500)")
-    p.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=integer("--draws", 1), default=500, help="prior draws (>= 1; default 500)")
+    add_prob_arg(p, "prior predictive intervals")
+    p.add_argument("--seed", type=seed, default=0,
+                   help="seed of the prior draws (default 0): the same seed gives the same draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_cmd_priors)
 
 
+def _report_format(out: str, fmt: str | None) -> str:
+    """The report's format: ``--format``, else from the suffix of ``out`` (refusing any other suffix)."""
+    if fmt:
+        return fmt
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    raise BayescaleError(
+        f"report file {out!r}: a report is HTML or Markdown, "
+        + (f"not {path.suffix!r}" if suffix else "and the name has no suffix")
+        + f"; write it to {path.with_suffix('.html')} or {path.with_suffix('.md')}, or give --format html "
+        "(or md) to keep the name")
+
+
 def _cmd_report(a) -> int:
-    fmt = a.format or ("md" if str(a.out).lower().endswith((".md", ".markdown")) else "html")
-    f = load(a.fit)
+    fmt = _report_format(a.out, a.format)
     if a.target and a.target_input:
         raise BayescaleError("give targets with --target or --target-input, not both")
+    if (a.refits or a.lfo) and not a.compare:
+        raise BayescaleError("--refits and --lfo apply to a comparison: give --compare FIT ...")
+    f = load(a.fit)
     targets = None
     if a.target:
         if len(f.law.inputs) != 1:
@@ -77,8 +119,6 @@ def _cmd_report(a) -> int:
     elif a.target_input:
         targets = parse_input_targets(f.law, a.target_input)
     compare = [load(c) for c in a.compare]
-    if (a.refits or a.lfo) and not compare:
-        raise BayescaleError("--refits and --lfo apply to a comparison: give --compare FIT ...")
     rep = build_report(f, compare=compare, targets=targets, prob=a.prob, seed=a.seed, fit_path=a.fit,
                        refits=a.refits, lfo=a.lfo)
     out = write_file(rep, a.out, fmt)
