@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
+import re
 import sys
 import time
 import warnings
@@ -34,6 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import optimize
 from scipy.special import logsumexp
 
 import bayescale as bs
@@ -46,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from extrapolation import GROUP, GROUPS, load_curves, select_curves  # noqa: E402
-from learn_discrepancy import forecast_errors, leave_one_out, load_corpus  # noqa: E402
+from learn_discrepancy import excluded_for, forecast_errors, leave_one_out, load_corpus, write_table  # noqa: E402
 
 LAWS = ("power_law_offset", "bnsl1")
 LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)
@@ -59,10 +62,22 @@ QUICK = ("IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0")
 BINS = (0.0, 0.1, 0.25, 0.5, 1.0, np.inf)
 
 
+def _cache_path(cache: Path, name: str) -> Path:
+    return cache / (re.sub(r"[^A-Za-z0-9._=-]+", "_", name) + ".pkl")
+
+
 def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
-    """Compare the laws on a curve's fit points; return each law's draws at the held-out points."""
+    """Compare the laws on a curve's fit points; return each law's draws at the held-out points.
+
+    The result is kept in ``cfg["cache"]`` (a pickle per curve, keyed by the settings), so rescoring
+    with other discrepancies needs no refit (``--reuse``)."""
     warnings.simplefilter("ignore")  # worker process: ArviZ's small-sample warnings are not this benchmark's
     curve, cfg = job
+    cached = _cache_path(Path(cfg["cache"]), curve.name)
+    if cfg.get("reuse") and cached.is_file():
+        res = pickle.loads(cached.read_bytes())
+        if res.get("cfg") == {k: cfg[k] for k in ("laws", "draws", "tune", "chains", "seed")}:
+            return res
     t0 = time.perf_counter()
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
     laws = [l for l in cfg["laws"] if len(bs.get_law(l).parameters) <= len(np.unique(curve.x_fit))]
@@ -82,6 +97,8 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
                              "mu": f.expected({"x": curve.x_test}),
                              "noise": f.draws(f.likelihood.noise_names), "likelihood": f.likelihood.name}
     out["seconds"] = time.perf_counter() - t0
+    out["cfg"] = {k: cfg[k] for k in ("laws", "draws", "tune", "chains", "seed")}
+    cached.write_bytes(pickle.dumps(out))
     return out
 
 
@@ -114,6 +131,54 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
     return pd.DataFrame({"curve": res["curve"], "domain": res["domain"], "group": GROUP[res["domain"]],
                          "dataset": DATASET[res["domain"]], "x": x, "y": y, "horizon": h, "pit": pit,
                          "lpd": lpd, "lpd_nslpfn": lpd + scale, "log_err": np.log(median) - np.log(y)})
+
+
+def predictive_summary(res: dict[str, Any], *, seed: int = 0, draws: int = 4000) -> pd.DataFrame:
+    """Per held-out point: mean and sd of log y under the stacked predictive without a discrepancy."""
+    rng = np.random.default_rng(seed)
+    y, x = np.asarray(res["y_test"], float), np.asarray(res["x_test"], float)
+    laws = {k: v for k, v in res["laws"].items() if v["weight"] > 0}
+    wsum = sum(v["weight"] for v in laws.values())
+    sims = []
+    for v in laws.values():
+        lik = get_likelihood(v["likelihood"])
+        noise = {k: np.asarray(a, float) for k, a in v["noise"].items()}
+        d = lik.draw(np.asarray(v["mu"], float), noise, rng)
+        sims.append(d[rng.choice(d.shape[0], size=max(1, int(round(v["weight"] / wsum * draws))), replace=True)])
+    with np.errstate(all="ignore"):
+        ly = np.log(np.concatenate(sims))
+    ly = np.where(np.isfinite(ly), ly, np.nan)
+    return pd.DataFrame({"curve": res["curve"], "dataset": DATASET[res["domain"]], "group": GROUP[res["domain"]],
+                         "horizon": np.clip(np.log10(x / res["x_fit_max"]), 0, None),
+                         "err": np.log(y) - np.nanmean(ly, axis=0), "sd": np.nanstd(ly, axis=0)})
+
+
+def learn_from_backtests(summ: pd.DataFrame) -> tuple[float, float]:
+    """``(s0, kappa)`` maximising the Gaussian held-out likelihood of the stacked forecasts' log errors,
+    ``err ~ N(0, sd^2 + (s0 + kappa h)^2)``, each curve weighted equally."""
+    d = summ[np.isfinite(summ["err"]) & np.isfinite(summ["sd"])]
+    e, h, sd = d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy()
+    w = 1.0 / d.groupby("curve")["err"].transform("size").to_numpy()
+
+    def nll(q):
+        s0, kappa = np.exp(q)
+        var = sd ** 2 + np.where(h > 0, s0 + kappa * h, 0.0) ** 2
+        return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
+
+    best = min((optimize.minimize(nll, q0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9,
+                                                                           "maxiter": 4000})
+                for q0 in ([-5.0, -4.0], [-3.0, -3.0], [-6.0, -2.0])), key=lambda r: r.fun)
+    s0, kappa = np.exp(best.x)
+    return float(s0), float(kappa)
+
+
+def backtest_lodo(summ: pd.DataFrame) -> dict[str, Discrepancy]:
+    """For each data set, the discrepancy learned from the other data sets' backtests."""
+    out = {}
+    for ds in sorted(summ["dataset"].unique()):
+        train = summ[~summ["dataset"].isin(excluded_for(ds))]
+        out[ds] = Discrepancy(f"backtest-lodo:{ds}", *learn_from_backtests(train), "backtests without this dataset")
+    return out
 
 
 def coverage(pit: np.ndarray, level: float) -> float:
@@ -175,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     p.add_argument("--draws", type=int, default=None, help="draws per chain (default 500; 300 with --quick)")
     p.add_argument("--chains", type=int, default=None, help="chains (default 4; 2 with --quick)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=HERE / "results" / "calibration")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fits and of the scoring draws")
+    p.add_argument("--reuse", action="store_true", help="reuse the fits cached in OUT/cache by an earlier run")
+    p.add_argument("--write-table", action="store_true",
+                   help="write bayescale/spec/discrepancy.csv from these backtests (all data sets)")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "calibration", help="output folder")
     a = p.parse_args(argv)
     curves = load_curves()
     if a.quick:
@@ -184,42 +252,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves = [byname[n] for n in QUICK]
     else:
         curves = select_curves(curves, every=a.every, every_other=a.every)
+    (a.out / "cache").mkdir(parents=True, exist_ok=True)
     cfg = {"laws": LAWS, "draws": a.draws or (300 if a.quick else 500), "tune": 300 if a.quick else 1000,
-           "chains": a.chains or (2 if a.quick else 4), "seed": a.seed}
-    a.out.mkdir(parents=True, exist_ok=True)
-    errors = forecast_errors(load_corpus())
-    lodo = {ds: Discrepancy(f"lodo:{ds}", *v, "learned without this dataset") for ds, v in leave_one_out(errors).items()}
-    print(f"{len(curves)} curves; settings {cfg}; leave-one-dataset-out discrepancy: "
-          + ", ".join(f"{k} s0={v.s0:.4f} kappa={v.kappa:.4f}" for k, v in lodo.items()), file=sys.stderr)
+           "chains": a.chains or (2 if a.quick else 4), "seed": a.seed, "cache": str(a.out / "cache"),
+           "reuse": a.reuse}
+    lsq = {ds: Discrepancy(f"lsq-lodo:{ds}", *v, "least-squares corpus without this dataset")
+           for ds, v in leave_one_out(forecast_errors(load_corpus())).items()}
+    print(f"{len(curves)} curves; settings {cfg}", file=sys.stderr)
     jobs = [(c, cfg) for c in curves]
     t0 = time.perf_counter()
     results = (fit_curve(j) for j in jobs) if (a.quick or a.workers <= 1) else \
         dask_map(fit_curve, jobs, n_workers=a.workers)
-    pts: dict[str, list[pd.DataFrame]] = {"before": [], "after": []}
+    done = []
     with (a.out / "curves.jsonl").open("w") as fh:
         for i, res in enumerate(results, start=1):
-            before = score(res, OFF, seed=a.seed)
-            after = score(res, lodo[DATASET[res["domain"]]], seed=a.seed)
-            pts["before"].append(before)
-            pts["after"].append(after)
+            done.append(res)
             fh.write(json.dumps({"curve": res["curve"], "seconds": res["seconds"],
                                  "weights": {k: v["weight"] for k, v in res["laws"].items()},
                                  "ok": {k: v["ok"] for k, v in res["laws"].items()}}) + "\n")
-            print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']}: cov90 before "
-                  f"{coverage(before['pit'].to_numpy(), 0.9):.2f} after {coverage(after['pit'].to_numpy(), 0.9):.2f}",
+            print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']} ({res['seconds']:.0f}s)",
                   file=sys.stderr, flush=True)
-    points = {k: pd.concat(v, ignore_index=True) for k, v in pts.items()}
-    points["after"].assign(pit_before=points["before"]["pit"]).to_csv(a.out / "points.csv", index=False)
+    # the discrepancy learned from the other data sets' backtests of this very forecast (leave-one-dataset-out)
+    summ = pd.concat([predictive_summary(r, seed=a.seed) for r in done], ignore_index=True)
+    summ.to_csv(a.out / "backtests.csv", index=False)
+    bt = backtest_lodo(summ) if summ["dataset"].nunique() > 1 else {}
+    variants = {"before": lambda r: OFF, "lsq": lambda r: lsq[DATASET[r["domain"]]]}
+    if bt:
+        variants["backtest"] = lambda r: bt[DATASET[r["domain"]]]
+    points = {k: pd.concat([score(r, f(r), seed=a.seed) for r in done], ignore_index=True) for k, f in variants.items()}
     for frame in points.values():
         frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,
                                    labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
-    text = []
-    for by in ("group", "dataset", "distance"):
-        text.append(f"### by {by}\n\n" + markdown(summary(points["before"], by), summary(points["after"], by), by))
+    after = "backtest" if bt else "lsq"
+    points["before"].assign(**{f"pit_{k}": v["pit"] for k, v in points.items()}).to_csv(a.out / "points.csv",
+                                                                                       index=False)
+    text = ["discrepancy values used (leave-one-dataset-out): "
+            + "; ".join(f"{ds}: lsq s0={lsq[ds].s0:.4f} kappa={lsq[ds].kappa:.4f}"
+                        + (f", backtest s0={bt[ds].s0:.4f} kappa={bt[ds].kappa:.4f}" if ds in bt else "")
+                        for ds in sorted(set(points["before"]["dataset"])))]
+    for name in [k for k in points if k != "before"]:
+        for by in ("group", "dataset", "distance"):
+            text.append(f"### before / after ({name}-learned discrepancy), by {by}\n\n"
+                        + markdown(summary(points["before"], by), summary(points[name], by), by))
     table = "\n\n".join(text)
     (a.out / "table.md").write_text(table + "\n")
     print(table)
-    print(f"\nfigure: {plot(points, a.out / 'calibration.png')}; total {time.perf_counter() - t0:.0f} s")
+    fig = plot({"before": points["before"], "after": points[after]}, a.out / "calibration.png")
+    if a.write_table:
+        rows = [("default", *learn_from_backtests(summ), f"backtests of {summ['curve'].nunique()} curves")]
+        for g, d in summ.groupby("group"):
+            rows.append((g, *learn_from_backtests(d), f"backtests of {d['curve'].nunique()} {g} curves"))
+        print(f"wrote {write_table(pd.DataFrame(rows, columns=['name', 's0', 'kappa', 'source']))}")
+    print(f"\nfigure: {fig}; total {time.perf_counter() - t0:.0f} s")
     return 0
 
 
