@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,10 +14,12 @@ from scipy import integrate, stats
 import bayescale as bs
 from bayescale import cli
 from bayescale.evaluate.lfo import choose_law, lfo_split, recommend, recommend_by_loo
-from bayescale.evaluate.loo import loo_with_refits
-from bayescale.evaluate.results import Comparison, LfoResult
+from bayescale.evaluate.loo import loo_with_refits, p_loo_warnings
+from bayescale.evaluate.progress import reporter, silent
+from bayescale.evaluate.results import Comparison, LfoResult, LooResult
 from bayescale.evaluate.scoring import log_density, predictive_lpd, rmsle
 from bayescale.evaluate.verdict import VERDICTS, break_verdict
+from bayescale.present.text import print_comparison
 
 RNG = np.random.default_rng(7)
 X_INNER = (2e2, 5e4)
@@ -227,6 +230,82 @@ def test_stacked_forecast_mixes_the_laws_draws_in_proportion_to_the_weights():
         c.forecast(x=[10.0], weights={"a": 0.0})
 
 
+# ----------------------------------------------------------------------------- consistency of the output
+def _loo(k, refits=(), unresolved=(), refit_ok=True, p_loo=2.0, warnings=()):
+    return LooResult(law="a", elpd=-3.0, se=1.0, p_loo=p_loo, pareto_k=tuple(k), k_threshold=0.7, refits=refits,
+                     unresolved=unresolved, refit_ok=refit_ok, n_params=4, warnings=warnings)
+
+
+def test_k_max_is_after_the_exact_refits():
+    lo = _loo([0.2, 0.95, 0.8, 0.1], refits=(1,), unresolved=(2,))
+    assert lo.pareto_k_max == 0.8 and lo.pareto_k_max_psis == 0.95 and not lo.ok
+    lo = _loo([0.2, 0.95, 0.8, 0.1], refits=(1, 2))
+    assert lo.pareto_k_max == 0.2 and lo.ok  # the refitted points count as resolved
+    assert not _loo([0.2, 0.95], refits=(1,), refit_ok=False).ok  # a refit that failed its diagnostics
+    d = _loo([0.2, 0.95], refits=(1,)).to_dict()
+    assert d["pareto_k_max"] == 0.2 and d["pareto_k_max_psis"] == 0.95 and d["ok"] is True
+
+
+def test_p_loo_above_the_parameters_or_half_the_data_is_flagged():
+    assert p_loo_warnings(3.9, 4, 17) == ()
+    (w,) = p_loo_warnings(5.0, 4, 17)
+    assert w.startswith("p_loo 5.0 > number of parameters 4") and "misspecified or weakly identified" in w
+    (w,) = p_loo_warnings(50.9, 7, 17)  # the issue's case: 50.9 on 17 observations
+    assert "> number of parameters 7" in w and "> n/2 = 8.5 (17 observations)" in w
+    (w,) = p_loo_warnings(6.0, 9, 10)
+    assert "n/2 = 5" in w and "number of parameters" not in w
+
+
+class _DiagFit:
+    def __init__(self, ok, problems=()):
+        self._d = SimpleNamespace(ok=ok, problems=tuple(problems), to_dict=lambda: {"ok": ok})
+        self.data = SimpleNamespace(n=4, source="d.csv")
+
+    def diagnostics(self):
+        return self._d
+
+
+def _stub_comparison():
+    table = pd.DataFrame({"rank": [0, 1], "elpd": [-3.0, -5.0], "se": [1.0, 1.0], "p": [2.0, 5.0],
+                          "elpd_diff": [0.0, -2.0], "dse": [0.0, 1.0], "weight": [0.8, 0.2]}, index=["a", "b"])
+    loo = {"a": _loo([0.2, 0.9, 0.3, 0.1], refits=(1,)),
+           "b": _loo([0.2, 0.9, 0.8, 0.1], refits=(1,), unresolved=(2,), p_loo=5.0,
+                     warnings=p_loo_warnings(5.0, 4, 4))}
+    fits = {"a": _DiagFit(False, ["3 divergent transition(s)"]), "b": _DiagFit(True)}
+    return Comparison(fits=fits, loo=loo, table=table, lfo={}, recommended="a", verdict=None)
+
+
+def test_table_and_json_say_the_same(capsys):
+    """A law's 'fit' and 'loo' columns are the JSON's fit_ok and loo_ok (no FAIL beside "ok": true)."""
+    c = _stub_comparison()
+    d = c.to_dict()
+    rows = {r["law"]: r for r in d["ranking"]}
+    assert (rows["a"]["fit_ok"], rows["a"]["loo_ok"], rows["a"]["ok"]) == (False, True, False)
+    assert (rows["b"]["fit_ok"], rows["b"]["loo_ok"], rows["b"]["ok"]) == (True, False, False)
+    assert d["loo"]["a"]["ok"] is True and d["diagnostics"]["a"]["ok"] is False
+    assert rows["a"]["pareto_k_max"] == 0.3 and rows["b"]["pareto_k_max"] == 0.8
+    assert d["warnings"] == ["a: 3 divergent transition(s)",
+                             "b: 1 point(s) with Pareto k > 0.70 not refitted (points [2]): its elpd is unreliable; "
+                             "allow more exact refits", "b: " + p_loo_warnings(5.0, 4, 4)[0]]
+    print_comparison(c)
+    out = capsys.readouterr().out
+    table = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.split() and ln.split()[0] in ("a", "b")}
+    assert table["a"][-4:] == ["0.30", "1", "FAIL", "ok"] and table["b"][-4:] == ["0.80", "1", "ok", "FAIL"]
+    for w in d["warnings"]:
+        assert f"WARNING {w}" in out
+    assert "k_max before the refits 0.90" in out
+
+
+def test_progress_goes_to_stderr_only_when_asked_or_on_a_terminal(capsys, monkeypatch):
+    lines = []
+    assert reporter(lines.append) == lines.append and reporter(False) is silent
+    reporter(None)("not a terminal")  # capsys' stderr is not a terminal: nothing
+    reporter(True)("fitting a (1/2)...")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    reporter(None)("refit 1/1 of a without point 3 (x=10)")
+    assert capsys.readouterr().err.splitlines() == ["fitting a (1/2)...", "refit 1/1 of a without point 3 (x=10)"]
+
+
 # ----------------------------------------------------------------------------- real comparison
 SMALL = dict(draws=150, tune=200, chains=2, sampler="nutpie", seed=5)
 
@@ -237,8 +316,40 @@ def break_df():
 
 
 @pytest.fixture(scope="module")
-def comparison(break_df):
-    return bs.compare(break_df, laws=["power_law_offset", "bnsl1"], x="x", **SMALL)
+def compared(break_df):
+    lines: list[str] = []
+    return bs.compare(break_df, laws=["power_law_offset", "bnsl1"], x="x", progress=lines.append, **SMALL), lines
+
+
+@pytest.fixture(scope="module")
+def comparison(compared):
+    return compared[0]
+
+
+@pytest.mark.slow
+def test_real_comparison_progress_and_consistency(compared, capsys):
+    c, lines = compared
+    assert lines[:2] == ["fitting power_law_offset (1/2)...", "fitting bnsl1 (2/2)..."]
+    refits = [ln for ln in lines if ln.startswith("refit ")]
+    assert len(refits) == sum(len(lo.refits) for lo in c.loo.values())
+    for name, lo in c.loo.items():
+        mine = [ln for ln in refits if f" of {name} without point " in ln]
+        assert [ln.split()[1] for ln in mine] == [f"{j}/{len(lo.refits)}" for j in range(1, len(lo.refits) + 1)]
+        assert sorted(int(ln.split(" without point ")[1].split()[0]) for ln in mine) == sorted(lo.refits)
+        k = np.asarray(lo.pareto_k)
+        rest = np.delete(k, list(lo.refits))
+        assert lo.pareto_k_max == pytest.approx(rest.max()) and lo.pareto_k_max_psis == pytest.approx(k.max())
+    assert [ln.split(" on ")[0] for ln in lines if ln.startswith("leave-future-out")] == [
+        "leave-future-out refit of power_law_offset", "leave-future-out refit of bnsl1"]
+    d = json.loads(json.dumps(c.to_dict(), default=float))
+    print_comparison(c)
+    out = capsys.readouterr().out
+    for r in d["ranking"]:
+        row = next(ln.split() for ln in out.splitlines() if ln.startswith(r["law"] + " "))
+        assert row[-2:] == ["ok" if r["fit_ok"] else "FAIL", "ok" if r["loo_ok"] else "FAIL"]
+        assert r["fit_ok"] == d["diagnostics"][r["law"]]["ok"] and r["loo_ok"] == d["loo"][r["law"]]["ok"]
+        assert row[-4] == f"{r['pareto_k_max']:.2f}"
+    assert "90% equal-tailed intervals" in out
 
 
 @pytest.mark.slow
@@ -290,7 +401,7 @@ def test_plots(comparison):
 
 
 @pytest.mark.slow
-def test_cli_compare_json(break_df, tmp_path, capsys):
+def test_cli_compare_json(break_df, tmp_path, capsys, monkeypatch):
     p = tmp_path / "d.csv"
     held_out = pd.DataFrame({"x": [2e5, 1e6], "y": [50.0, 60.0], "split": "test"})  # absurd: must not be fitted
     pd.concat([break_df.assign(split="fit"), held_out]).rename(columns={"x": "n", "y": "loss"}).to_csv(p, index=False)
@@ -298,7 +409,9 @@ def test_cli_compare_json(break_df, tmp_path, capsys):
                    "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo",
                    "--target", "2e5", "1e6", "--where", "split=fit"])
     assert rc == 0
-    out = json.loads(capsys.readouterr().out)
+    cap = capsys.readouterr()
+    assert cap.err == ""  # not a terminal: no progress, even on standard error
+    out = json.loads(cap.out)
     assert out["n_obs"] == len(break_df) and "split=fit" in out["data_source"]
     assert out["recommended"] in ("power_law_offset", "bnsl1") and out["recommended_by"].startswith("PSIS-LOO")
     assert sum(out["weights"].values()) == pytest.approx(1.0)
@@ -312,6 +425,17 @@ def test_cli_compare_json(break_df, tmp_path, capsys):
     assert [r["law"] for r in out["ranking"]][0] == "bnsl1"
     assert all("pareto_k_max" in v and "ok" in v for v in out["loo"].values())
     assert all("ok" in v for v in out["diagnostics"].values())
+    assert isinstance(out["warnings"], list) and out["prob"] == 0.9
+    # on a terminal the same run says what it fits and refits, on standard error only
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    rc = cli.main(["compare", str(p), "--x", "n", "--y", "loss", "--laws", "power_law_offset,bnsl1", "--json",
+                   "--draws", "150", "--tune", "200", "--chains", "2", "--seed", "5", "--no-lfo",
+                   "--where", "split=fit", "--max-refits", "1"])
+    cap = capsys.readouterr()
+    assert rc == 0 and json.loads(cap.out)["n_obs"] == len(break_df)
+    err = cap.err.splitlines()
+    assert err[:2] == ["fitting power_law_offset (1/2)...", "fitting bnsl1 (2/2)..."]
+    assert all(ln.startswith("refit 1/1 of ") for ln in err[2:])
 
 
 # ----------------------------------------------------------------------------- bad input
