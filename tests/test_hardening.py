@@ -115,3 +115,63 @@ def test_prior_on_data_statistic_checked_against_the_data(tmp_path):
     p.write_text("x,y\n1,-1\n2,-2\n3,-2.5\n4,-2.7\n")
     with pytest.raises(PriorError, match=r"upper=y_min\) with y_min=-2.7: lower=0 must be below"):
         bs.fit(p, law="power_law_offset", x="x", y="y", likelihood="normal")
+
+
+# -- compare, report, priors ------------------------------------------------------------------------------
+CMP = ["compare", "{d}/good.csv", "--x", "x", "--y", "y"]
+CMP_ND = ["compare", "{d}/nd.csv", "--x", "N", "D", "--y", "loss", "--laws", "chinchilla,kaplan"]
+
+CASES_COMPARE_REPORT = [
+    (CMP + ["--tune", "0"], ["--tune '0'", ">= 1"]),
+    (CMP + ["--seed", "-1"], ["seed '-1'", "from 0 to 4294967295"]),
+    (CMP + ["--seed", "1180591620717411303424"], ["seed '1180591620717411303424'", "from 0 to"]),
+    (CMP + ["--max-refits", "-1"], ["--max-refits '-1'", "integer >= 0"]),
+    (CMP + ["--lfo-k", "0"], ["--lfo-k '0'", "integer >= 1"]),
+    (CMP + ["--lfo-k", "12"], ["lfo_k=12", "from 1 to 11", "--no-lfo"]),
+    (CMP + ["--prob", "1.5"], ["probability '1.5'", "between 0 and 1"]),
+    (CMP_ND + ["--target", "1e10"], ["chinchilla", "--target-input N=VALUE,D=VALUE"]),
+    (CMP_ND + ["--target-input", "N=1e10"], ["'N=1e10'", "N=VALUE,D=VALUE"]),
+    (CMP + ["--laws", "power_law_offset,nosuchlaw"], ["unknown law 'nosuchlaw'", "choose one of"]),
+    (CMP + ["--laws", "bnsl1,chinchilla"], ["different inputs", "bnsl1 has x", "chinchilla has N, D"]),
+    (["report", "{d}/fit.nc", "-o", "{d}/r.pdf"], ["r.pdf", "not '.pdf'", "r.html", "--format html"]),
+    (["report", "{d}/fit.nc", "-o", "{d}/r.html", "--refits", "-1"], ["--refits '-1'", "integer >= 0"]),
+    (["report", "{d}/fit.nc", "-o", "{d}/r.html", "--prob", "0"], ["probability '0'", "between 0 and 1"]),
+    (["report", "{d}/fit.nc", "-o", "{d}/r.html", "--seed", "-1"], ["seed '-1'"]),
+    (["priors", "bnsl1", "--draws", "0"], ["--draws '0'", "integer >= 1"]),
+    (["priors", "bnsl1", "--seed", "-1"], ["seed '-1'", "from 0 to 4294967295"]),
+    (["priors", "bnsl1", "--prob", "1.5"], ["probability '1.5'"]),
+]
+
+
+@pytest.mark.parametrize("argv, fragments", CASES_COMPARE_REPORT,
+                         ids=[" ".join(c[0][:1] + c[0][-2:]) for c in CASES_COMPARE_REPORT])
+def test_bad_compare_report_priors_input_one_line_exit_2(files, capsys, argv, fragments):
+    test_bad_cli_input_one_line_exit_2(files, capsys, argv, fragments)
+
+
+def test_report_format_from_suffix_or_format(files, capsys):
+    """.htm, .markdown and any name with --format are accepted (here the fit file is then missing)."""
+    for out, fmt in (("r.htm", []), ("r.markdown", []), ("r.pdf", ["--format", "html"])):
+        assert main(["report", str(files / "none.nc"), "-o", str(files / out), *fmt]) == 2
+        assert "fit file" in capsys.readouterr().err
+
+
+def test_compare_and_report_priors_have_examples():
+    import argparse
+
+    parser = bs.cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("compare", "report", "priors"):
+        assert "example" in (sub.choices[name].epilog or ""), name
+
+
+def test_python_compare_checks_before_fitting(files):
+    data = files / "good.csv"
+    with pytest.raises(bs.FitError, match=r"lfo_k=0: .*integer >= 1"):
+        bs.compare(data, laws=["power_law", "power_law_offset"], x="x", lfo_k=0)
+    with pytest.raises(DataError, match="lfo_k=12: .* from 1 to 11"):
+        bs.compare(data, laws=["power_law", "power_law_offset"], x="x", lfo_k=12)
+    with pytest.raises(bs.FitError, match=r"max_refits=-1: .*integer >= 0"):
+        bs.compare(data, laws=["power_law", "power_law_offset"], x="x", max_refits=-1)
+    with pytest.raises(bs.LawError, match="different inputs"):
+        bs.compare(data, laws=["power_law", "chinchilla"], x="x")
