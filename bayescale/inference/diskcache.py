@@ -1,30 +1,35 @@
 """A persistent on-disk cache of compiled nutpie models, so that a new process does not compile again.
 
 Why by hand: ``nutpie.compile_pymc_model`` (numba backend) builds two C callbacks with ``numba.cfunc``
-(log density with gradient, and "expand", which computes the traced variables).  Neither numba nor
-nutpie caches them: they close over a record dtype whose field names are fresh ``uuid4`` strings and
-over per-call ``extract_*`` dispatchers, so each process re-types and re-lowers the whole inlined
-PyTensor function.  Measured (2 cores; pymc 6.4.0, pytensor 3.3.8, nutpie 0.16.11, numba 0.68.0;
-1-break BNSL, 14 points): a new process with PyTensor's numba cache warm still spent 5.5-6.3 s in
-``compile_pymc_model``, 7.2 of 9.0 s under cProfile in those two ``numba.cfunc`` calls, and
-``compile_pymc_model(..., cache=True)`` got 0 hits.  Loading the code saved here takes 0.13-0.20 s
-(key included), with draws bit-identical to a fresh compile's for the same seed.
+(log density with gradient; "expand", which computes the traced variables) and nothing caches them:
+they close over a record dtype with fresh ``uuid4`` field names and over per-call ``extract_*``
+dispatchers, so every process re-types and re-lowers the whole inlined PyTensor function.  Measured
+(2 cores; pymc 6.4.0, pytensor 3.3.8, nutpie 0.16.11, numba 0.68.0; 1-break BNSL, 14 points): with
+PyTensor's numba cache warm a new process still spent 5.5-6.3 s in ``compile_pymc_model``, 7.2 of 9.0 s
+under cProfile in the two ``numba.cfunc`` calls (``compile_pymc_model(..., cache=True)``: 0 hits).
+A hit here takes 0.07-0.2 s, key included.
+
+Same draws in every process: numba gives the inlined PyTensor kernels weak (linkonce_odr) linkage, and
+LLVM binds a weak symbol to the first definition of its name in the process, so a process that compiled
+the kernels itself (cold PyTensor cache) ran its standalone copies: other gradient bits, other draws than
+later processes.  An entry holds the wrapper's code re-emitted (codegen of the same IR, no optimisation)
+with all but the wrapper internal, and the compiling process loads it too: all processes draw the same.
 
 What it relies on (private APIs; their versions are in the key):
 
 * ``nutpie.compile_pymc.CompiledPyMCModel``: sampling reads only ``compiled_*_func.address``, the
   record ``user_data`` (pointers to the shared values, fields named by the saved keys),
-  ``shared_data``/``shared_var_keys`` (``with_data`` too), shapes and coords; ``logp_func`` and
-  ``expand_func`` are unused there and ``None`` when loaded.  nutpie's ``make_user_data``,
-  ``_prepare_dims_and_coords``, ``_rv_dict_to_flat_array_wrapper`` and ``_wrap_with_lock`` rebuild
-  the live parts (current data, coords, the default initial-point function, built lazily).
-* numba's ``CodeLibrary.serialize_using_object_code`` / ``codegen.unserialize_library`` (the form
-  numba's own cache stores); libraries with dynamic globals (process addresses) are not saved.  The
-  symbols the code imports (NRT_*, numba_*, Py*, libm) must resolve before a load (else LLVM aborts
-  the process): the NRT is initialised, numba's full target refresh (0.3-0.7 s) only if needed.
-* Symbol names hold numba's per-function uid.  PyTensor's numba linker makes these random 128-bit
-  numbers (``pytensor.link.numba.cache``; equal names with different bodies are merged by LLVM), so
-  names saved by one process cannot clash with another's; nothing is saved otherwise.
+  ``shared_data``/``shared_var_keys`` (``with_data`` too), shapes and coords (``logp_func`` and
+  ``expand_func`` are ``None`` when loaded).  nutpie's ``make_user_data``, ``_prepare_dims_and_coords``,
+  ``_rv_dict_to_flat_array_wrapper`` and ``_wrap_with_lock`` rebuild the live parts (current data,
+  coords, the default initial-point function, built lazily).
+* numba: ``CodeLibrary.serialize_using_object_code`` (for the final module's bitcode), its codegen's
+  target machine, and ``codegen.unserialize_library`` (how numba loads its own cache).  Libraries with
+  dynamic globals (process addresses) are not saved.  The symbols the code imports (NRT_*, numba_*,
+  Py*, libm) must resolve before a load, else LLVM aborts the process: the NRT is initialised first,
+  numba's full target refresh (0.3-0.7 s) only if still needed.  Common symbols keep numba's names,
+  whose uids PyTensor's numba linker makes random (``pytensor.link.numba.cache``); nothing is saved
+  if it did not.
 
 The key is a SHA-256 over :data:`SCHEMA`; the versions of Python, numpy, numba, llvmlite, pytensor,
 pymc, nutpie and the platform; numba's CPU target (triple, CPU, features) and codegen options; the
@@ -34,22 +39,21 @@ constants by value: law, priors, likelihood); the free and traced variables; and
 of each shared (``pm.Data``) value, integer scalars by value.  A hit reads the current data.  A graph
 that cannot be hashed stably (an op printed with an address) is compiled as usual, not cached.
 
-An entry ``<dir>/nutpie/<key>.nutpie`` is a magic line, the SHA-256 of the payload, and the pickled
-payload; it holds machine code, so the folder must be as trusted as the user's home (created 0700).
+An entry ``<dir>/nutpie/<key>.nutpie`` is a magic line, the payload's SHA-256 and the pickled payload
+(machine code: the folder must be as trusted as the user's home; it is created 0700).
 Writes are atomic (temporary file, then rename).  An entry whose header, checksum, key or layout does
 not match, or that fails to load, is never used: the model is compiled and the entry replaced; any
 failure of the cache falls back to a plain compile.  Hits refresh an entry's mtime; after a save the
 least recently used entries beyond :data:`MAX_ENTRIES` or ``$BAYESCALE_CACHE_MAX_MB`` (default 200)
 MB are removed.  The folder is ``$BAYESCALE_CACHE_DIR``, else ``bayescale`` under ``$XDG_CACHE_HOME``
 (default ``~/.cache``); ``BAYESCALE_CACHE_DIR=off`` (or ``0``, ``false``, ``no``, ``none``,
-``disable``) turns the cache off.  :data:`stats` counts what it did in this process.  Importing this
-module has no side effects.
+``disable``) turns the cache off (and with it this reproducibility).  :data:`stats` counts what the
+cache did in this process.  Importing this module has no side effects.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import itertools
 import logging
@@ -60,6 +64,8 @@ import sys
 import tempfile
 import threading
 import time
+import types
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +76,7 @@ __all__ = ["compile_cached", "cache_dir", "model_key", "entries", "stats", "SCHE
 log = logging.getLogger(__name__)
 
 #: Bump whenever the entry layout or what a load rebuilds changes: older entries then miss.
-SCHEMA = 2
+SCHEMA = 3
 MAGIC = b"bayescale-nutpie-cache\n"
 SUBDIR, SUFFIX = "nutpie", ".nutpie"
 MAX_ENTRIES, DEFAULT_MAX_MB = 500, 200.0  # an entry of a small law is about 0.4 MB
@@ -83,8 +89,7 @@ _PYTENSOR_OPTIONS = ("floatX", "numba__fastmath", "optimizer", "optimizer_exclud
 _NUMBA_OPTIONS = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "BOUNDSCHECK", "DEBUGINFO_DEFAULT",
                   "FASTMATH", "CPU_NAME", "CPU_FEATURES")
 
-_lock = threading.Lock()
-_versions_memo: list[tuple] = []
+_lock, _versions_memo = threading.Lock(), []  # the versions in the key, found once per process
 #: What the cache did in this process: counts per event, and the last event and entry.
 stats: dict[str, Any] = {"hit": 0, "miss": 0, "rebuilt": 0, "uncacheable": 0, "off": 0, "save_error": 0,
                          "last": "", "last_path": ""}
@@ -100,7 +105,6 @@ def _note(event: str, path: Path | None = None) -> None:
         stats["last"], stats["last_path"] = event, str(path or "")
 
 
-# ----------------------------------------------------------------------------- where
 def cache_dir() -> Path | None:
     """The cache folder, or ``None`` when ``BAYESCALE_CACHE_DIR`` turns the cache off."""
     env = os.environ.get("BAYESCALE_CACHE_DIR", "").strip()
@@ -149,18 +153,15 @@ def _prune(folder: Path, keep: Path) -> None:
             total, count = total - size, count - 1
 
 
-# ----------------------------------------------------------------------------- key
 def _environment() -> list[str]:
     """Library versions, CPU target and compiler options: what the code depends on outside the model."""
     import numba
     import pytensor
     from numba.core.registry import cpu_target
 
-    if not _versions_memo:
-        from importlib.metadata import version  # deferred: needed once per process, for modules without __version__
-
-        names = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie")
-        _versions_memo.extend((n, getattr(sys.modules.get(n), "__version__", None) or version(n)) for n in names)
+    if not _versions_memo:  # once per process; the metadata only for a module without __version__
+        _versions_memo.extend((n, getattr(sys.modules.get(n), "__version__", None) or version(n))
+                              for n in ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie"))
         _versions_memo.extend([("python", sys.version), ("platform", platform.platform())])
     flags = sorted(kv.strip() for kv in os.environ.get("PYTENSOR_FLAGS", "").split(",")
                    if kv.strip() and not kv.split("=")[0].strip().endswith("compiledir"))
@@ -257,29 +258,23 @@ def model_key(model) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-# ----------------------------------------------------------------------------- save / load
-@dataclasses.dataclass(frozen=True)
-class LoadedCFunc:
-    """Stands in for a numba ``CFunc`` (nutpie reads only ``address``); keeps its code library alive."""
-
-    address: int
-    _library: Any = dataclasses.field(repr=False)
-
-
-def _shared_by_name(model) -> dict[str, Any]:
-    return {v.name: v for v in model.named_vars.values() if v.name is not None}
-
-
-def _dump_cfunc(cf) -> dict:
+def _dump_cfunc(cf, name: str) -> dict:
+    """The wrapper's machine code, re-emitted with the wrapper renamed ``name`` and all else internal."""
     import llvmlite.binding as ll
+    from numba.core.registry import cpu_target
 
     if cf._library.has_dynamic_globals:
         raise Uncacheable("compiled wrapper has dynamic globals")
-    lib = cf._library.serialize_using_object_code()  # (name, "object", (object code, bitcode))
-    mod = ll.parse_bitcode(lib[2][1])
+    mod = ll.parse_bitcode(cf._library.serialize_using_object_code()[2][1])  # (name, "object", (code, bitcode))
+    for f in mod.functions:
+        if not f.is_declaration:
+            f.name, f.linkage = (name, f.linkage) if f.name == cf._wrapper_name else (f.name, "internal")
+    if mod.get_function(name).is_declaration:
+        raise Uncacheable("wrapper not found in its library")
     needs = {f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm.")}
     needs |= {g.name for g in mod.global_variables if g.is_declaration}
-    return {"wrapper": cf._wrapper_name, "lib": lib, "needs": sorted(needs)}
+    code = cpu_target.target_context.codegen()._tm.emit_object(mod)  # no optimisation: codegen of the same IR
+    return {"wrapper": name, "lib": (name, "object", (code, mod.as_bitcode())), "needs": sorted(needs)}
 
 
 def _ensure_symbols(needs: list[str]) -> None:
@@ -289,23 +284,23 @@ def _ensure_symbols(needs: list[str]) -> None:
     from numba.core.runtime import rtsys
 
     ctx = cpu_target.target_context
-    for step in (None, lambda: rtsys.initialize(ctx), ctx.refresh):  # cheapest first
-        if step is not None:
-            step()
+    for step in (lambda: None, lambda: rtsys.initialize(ctx), ctx.refresh):  # cheapest first
+        step()
         missing = [n for n in needs if not ll.address_of_symbol(n)]
         if not missing:
             return
     raise ValueError(f"unresolved symbols {missing[:5]}")
 
 
-def _load_cfunc(d: dict) -> LoadedCFunc:
+def _load_cfunc(d: dict) -> types.SimpleNamespace:
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.registry import cpu_target
 
     with global_compiler_lock:
         _ensure_symbols(d["needs"])
         lib = cpu_target.target_context.codegen().unserialize_library(d["lib"])
-        return LoadedCFunc(lib.get_pointer_to_function(d["wrapper"]), lib)
+        # nutpie reads only ``address``; the namespace keeps the code library alive
+        return types.SimpleNamespace(address=lib.get_pointer_to_function(d["wrapper"]), _library=lib)
 
 
 def _payload(cm, model, key: str) -> dict:
@@ -314,12 +309,13 @@ def _payload(cm, model, key: str) -> dict:
 
     if isinstance(FunctionIdentity._unique_ids, itertools.count):
         raise Uncacheable("numba's function uids are sequential (PyTensor's random uids not installed)")
-    named = _shared_by_name(model)
+    named = {v.name: v for v in model.named_vars.values()}
     for var in cm.shared_var_keys:
         if not isinstance(var, SharedVariable) or var.name is None or named.get(var.name) is not var:
             raise Uncacheable(f"shared variable {var} is not a named model variable")
     return {"schema": SCHEMA, "key": key,
-            "logp": _dump_cfunc(cm.compiled_logp_func), "expand": _dump_cfunc(cm.compiled_expand_func),
+            "logp": _dump_cfunc(cm.compiled_logp_func, f"bayescale_logp_{key[:32]}"),
+            "expand": _dump_cfunc(cm.compiled_expand_func, f"bayescale_expand_{key[:32]}"),
             "shared_by_key": [(var.name, k) for var, k in cm.shared_var_keys.items()],
             "record_descr": cm.user_data.dtype.descr, "n_dim": cm._n_dim, "n_expanded": cm.n_expanded,
             "shape_info": cm.shape_info, "shapes": cm._shapes, "reparameterized_names": cm.reparameterized_names}
@@ -350,19 +346,17 @@ def _read(path: Path, key: str) -> dict:
 def _lazy_initial_point(model, shape_info, n_free: int):
     """nutpie's default initial-point function, built on its first call (bayescale's fits replace it)."""
     from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
 
-    names, _, shapes = shape_info
     lock, built = threading.Lock(), []
 
     def initial_point(seed=None):
         with lock:
             if not built:
-                from pymc.initial_point import make_initial_point_fn
-
                 ipf = make_initial_point_fn(model=model, overrides=None, default_strategy="support_point",
                                             jitter_rvs=set(model.free_RVs), return_transformed=True)
-                built.append(_rv_dict_to_flat_array_wrapper(_wrap_with_lock(ipf), names=names[:n_free],
-                                                            shapes=shapes[:n_free]))
+                built.append(_rv_dict_to_flat_array_wrapper(_wrap_with_lock(ipf), names=shape_info[0][:n_free],
+                                                            shapes=shape_info[2][:n_free]))
         return built[0](seed)
 
     return initial_point
@@ -371,7 +365,7 @@ def _lazy_initial_point(model, shape_info, n_free: int):
 def _load(model, p: dict):
     from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords, make_user_data
 
-    named = _shared_by_name(model)
+    named = {v.name: v for v in model.named_vars.values()}
     shared_var_keys, shared_data = {}, {}
     for name, k in p["shared_by_key"]:
         shared_var_keys[named[name]] = k
@@ -392,7 +386,6 @@ def _load(model, p: dict):
         reparameterized_names=p["reparameterized_names"])
 
 
-# ----------------------------------------------------------------------------- entry point
 def compile_cached(model, *, directory: Path | str | None = None):
     """``nutpie.compile_pymc_model(model)``, loaded from the on-disk cache when an entry matches.
 
@@ -438,13 +431,20 @@ def compile_cached(model, *, directory: Path | str | None = None):
 
     cm = nutpie.compile_pymc_model(model)
     try:
-        _write(path, _payload(cm, model, key))
-        _prune(folder, keep=path)
-        _note(event, path)
+        payload = _payload(cm, model, key)
     except Uncacheable as e:
         log.debug("not saved: %s", e)
         _note("uncacheable")
+        return cm
+    try:
+        _write(path, payload)
+        _prune(folder, keep=path)
     except Exception as e:  # a full disk or a read-only folder must not fail the fit
         log.warning("bayescale compile cache: entry not saved (%s: %s)", type(e).__name__, e)
-        _note("save_error")
-    return cm
+        event = "save_error"
+    _note(event, path)
+    try:
+        return _load(model, payload)  # the saved code, so that this process draws as every later one
+    except Exception as e:
+        log.warning("bayescale compile cache: saved code not loadable (%s: %s)", type(e).__name__, e)
+        return cm
