@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDIES = {
     "chinchilla": ("epoch_chinchilla", ["frontier.png", "results.md", "results.json"]),
     "porian_isoflops": ("porian_isoflops", ["isoflops.png", "results.md", "results.json"]),
+    "intervals": ("revisiting_nsl", ["interval_parts.png", "results.md", "results.json"]),
 }
 
 
@@ -38,6 +39,11 @@ def test_case_study_quick(study, tmp_path):
         a = res["allocation"][1]
         assert a["compute"] == 5.76e23
         assert a["tokens_per_param"]["lower"] <= a["tokens_per_param"]["median"] <= a["tokens_per_param"]["upper"]
+    elif study == "intervals":
+        parts = res["targets"]
+        assert parts[0]["sd_log"]["extrapolation"] == 0  # the largest fitted scale: inside the range
+        assert parts[2]["sd_log"]["extrapolation"] > parts[1]["sd_log"]["extrapolation"] > 0
+        assert set(res["held_out_inside_90"]) >= {"parameters only", "all three (new run, default)"}
     else:
         for cfg in res["configs"].values():
             assert 0 <= cfg["coverage_new_observation"] <= 1 and cfg["rmsle_median"] > 0

@@ -84,7 +84,7 @@ def _fit_group(label: Any, frame: pd.DataFrame, *, law: str, laws: Sequence[str]
     record: dict[str, Any] = {"group": label, "status": "failed", "reason": None}
     try:
         if laws:
-            c = compare(frame, laws=list(laws), x=x, y=y, progressbar=False, **_config_kwargs(config))
+            c = compare(frame, laws=list(laws), x=x, y=y, progress=False, progressbar=False, **_config_kwargs(config))
             record.update(c.to_dict())
             best = c.fits[c.recommended] if c.recommended else next(iter(c.fits.values()))
             fc = c.forecast(x=targets, prob=prob) if targets is not None else None

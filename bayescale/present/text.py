@@ -8,7 +8,7 @@ import numpy as np
 
 from ..evaluate.verdict import C_NEAR_ZERO
 
-__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "fmt", "fmt_nan", "fmt_general"]
+__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "print_influential", "fmt", "fmt_nan", "fmt_general"]
 
 
 def fmt(v: float) -> str:
@@ -43,8 +43,21 @@ def print_fit(fit, forecast=None, *, prob: float = 0.9) -> None:
     print(f"\ndivergences: {diag.divergences}    max r_hat: {diag.max_rhat:.3f}    "
           f"min ess bulk/tail: {diag.min_ess_bulk:.0f}/{diag.min_ess_tail:.0f}")
     print_diagnostics(diag)
+    print_influential(fit.influential)
     if forecast is not None:
         print_forecast(forecast)
+
+
+def print_influential(rows, lead: str = "") -> None:
+    """Name the observations the answer hinges on (Pareto k > 0.7), with the remedy."""
+    if not rows:
+        return
+    shown = "; ".join(f"{r['row']} (" + ", ".join(f"{k}={fmt(v)}" for k, v in r.items()
+                                                   if k not in ("obs", "row", "pareto_k")) + f"; k={r['pareto_k']:.2f})"
+                      for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    print(f"{lead}WARNING: the answer hinges on {len(rows)} observation(s) (PSIS-LOO Pareto k > 0.7): {shown}{more}. "
+          "Check those runs, or refit with --likelihood studentt (robust to outlying runs) and compare.")
 
 
 def print_diagnostics(diag, lead: str = "") -> None:
