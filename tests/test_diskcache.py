@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import llvmlite.binding as ll
 import numpy as np
 import pytest
 
@@ -123,6 +124,12 @@ def test_hit_corrupt_entry_and_new_process(df, cache, tmp_path):
     (entry,) = diskcache.entries(cache)
     assert not list(entry.parent.glob("*.tmp")), "the write is atomic: no temporary file left"
     fresh = _digest(first)
+    # only the renamed wrappers are visible: no weak kernel LLVM could bind to another process's copy
+    payload = diskcache._read(entry, entry.stem)
+    for role in ("logp", "expand"):
+        mod = ll.parse_bitcode(payload[role]["lib"][2][1])
+        visible = [f.name for f in mod.functions if not f.is_declaration and f.linkage != ll.Linkage.internal]
+        assert visible == [payload[role]["wrapper"]], visible
 
     in_process = bs.fit(df, law="power_law_offset", x="x", y="y", **SMALL)  # this process's compile cache
     assert _digest(in_process) == fresh
