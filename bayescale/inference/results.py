@@ -30,10 +30,12 @@ from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
 from ..spec.laws import Law
 from ..spec.discrepancy import get_discrepancy
+from ..spec.priors import Prior, parse_prior
 from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
+from .identify import unidentified_breaks
 from .influence import influential_rows
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
@@ -164,6 +166,17 @@ class Fit:
             problems=tuple(problems),
         )
 
+    @property
+    def resolved_priors(self) -> dict[str, Prior]:
+        """The priors the fit used, by parameter (from the saved prior texts)."""
+        return {k: parse_prior(v, param=k) for k, v in (self.settings.get("priors") or {}).items()}
+
+    @cached_property
+    def unidentified_breaks(self) -> list[dict[str, Any]]:
+        """Breaks whose position and sharpness are still at their priors: the data show no break there,
+        and the law reduces to the unbroken one (:mod:`bayescale.inference.identify`)."""
+        return unidentified_breaks(self)
+
     @cached_property
     def influential(self) -> list[dict[str, Any]]:
         """Observations the answer hinges on (PSIS-LOO Pareto k > 0.7), worst first, with their rows
@@ -206,6 +219,7 @@ class Fit:
             "parameters": params,
             "diagnostics": s.attrs["diagnostics"].to_dict(),
             "influential": self.influential,
+            "breaks_not_identified": self.unidentified_breaks,
             "forecasts": forecast.to_records() if forecast is not None else [],
         }
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..evaluate.verdict import C_NEAR_ZERO
 
-__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "print_influential", "fmt", "fmt_nan", "fmt_general"]
+__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "print_influential", "print_breaks_not_identified", "fmt", "fmt_nan", "fmt_general"]
 
 
 def fmt(v: float) -> str:
@@ -42,10 +42,21 @@ def print_fit(fit, forecast=None, *, prob: float = 0.9) -> None:
               f"{r['r_hat']:>7.3f} {r['ess_bulk']:>9.0f}")
     print(f"\ndivergences: {diag.divergences}    max r_hat: {diag.max_rhat:.3f}    "
           f"min ess bulk/tail: {diag.min_ess_bulk:.0f}/{diag.min_ess_tail:.0f}")
+    print_breaks_not_identified(fit)
     print_diagnostics(diag)
     print_influential(fit.influential)
     if forecast is not None:
         print_forecast(forecast)
+
+
+def print_breaks_not_identified(fit) -> None:
+    """Say so when a break's position and sharpness are at their priors (no break in the data)."""
+    for b in fit.unidentified_breaks:
+        print(f"break {b['break']} is not identified: its position {b['position']} and sharpness {b['sharpness']} "
+              f"are as uncertain as their priors (sd ratios {b['position_sd_ratio']:.2f}, "
+              f"{b['sharpness_sd_ratio']:.2f}), so the data show no break there and {fit.law.name} reduces to the "
+              "unbroken law; its R-hat and ESS for these parameters measure the prior, not the data. "
+              "Compare with power_law_offset: bayescale compare DATA --laws power_law_offset," + fit.law.name)
 
 
 def print_influential(rows, lead: str = "") -> None:

@@ -30,10 +30,10 @@ __all__ = ["Parameter", "Law", "ROLES", "make_law", "load_law", "get_law", "list
 RESERVED = frozenset({"y", "sigma", "nu"})
 
 #: Roles a law may declare for its parameters (``[roles]`` in a law file):
-#: ``break_positions`` and ``slope_changes`` (one per break, in the same order; the break verdict,
-#: the break plots and the identifiability checks use them), and ``closed_form``, the name of a
+#: ``break_positions``, ``slope_changes`` and ``break_sharpness`` (one per break, in the same order; the
+#: break verdict, the break plots and the identifiability check use them), and ``closed_form``, the name of a
 #: closed-form compute-optimal allocation that holds for the law (``"chinchilla"``).
-ROLES = ("break_positions", "slope_changes", "closed_form")
+ROLES = ("break_positions", "slope_changes", "break_sharpness", "closed_form")
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,11 @@ class Law:
     def slope_changes(self) -> tuple[str, ...]:
         """Parameters declared as the slope change at each break, in the order of the breaks."""
         return tuple(self.roles.get("slope_changes", ()))
+
+    @property
+    def break_sharpness(self) -> tuple[str, ...]:
+        """Parameters declared as the sharpness (smoothness) of each break, in the order of the breaks."""
+        return tuple(self.roles.get("break_sharpness", ()))
 
     @property
     def is_broken(self) -> bool:
@@ -275,15 +280,16 @@ def _check_roles(roles: dict[str, Any], params: set[str], where: str) -> dict[st
     if unknown:
         raise LawError(f"{where}: unknown role(s) {', '.join(sorted(unknown))}; use {', '.join(ROLES)}")
     out: dict[str, Any] = {}
-    for key in ("break_positions", "slope_changes"):
+    for key in ("break_positions", "slope_changes", "break_sharpness"):
         names = roles.get(key, [])
         if isinstance(names, str) or not all(isinstance(n, str) and n in params for n in names):
             raise LawError(f"{where}: role {key} must list parameters of the law, got {names!r}")
         if names:
             out[key] = list(names)
-    if len(out.get("break_positions", [])) != len(out.get("slope_changes", [])):
-        raise LawError(f"{where}: give one slope change per break position (roles break_positions and "
-                       "slope_changes of equal length)")
+    if len(out.get("break_positions", [])) != len(out.get("slope_changes", [])) or (
+            "break_sharpness" in out and len(out["break_sharpness"]) != len(out["break_positions"])):
+        raise LawError(f"{where}: give one slope change (and sharpness, if declared) per break position "
+                       "(roles break_positions, slope_changes, break_sharpness of equal length)")
     if "closed_form" in roles:
         if roles["closed_form"] != "chinchilla":
             raise LawError(f"{where}: role closed_form must be 'chinchilla', got {roles['closed_form']!r}")
