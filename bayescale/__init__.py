@@ -19,7 +19,7 @@ from .spec.likelihoods import LIKELIHOODS, Likelihood, get_likelihood  # noqa: E
 from .spec.resolve import resolve_priors  # noqa: E402
 from .inference.model import build_model  # noqa: E402
 from .inference.config import FitConfig  # noqa: E402
-from .inference.fit import Fit, Forecast, fit, load, refit  # noqa: E402
+from .inference.fit import Fit, Forecast, PooledFit, fit, load, refit  # noqa: E402
 from .simulate import simulate, TRUE_PARAMS  # noqa: E402
 from .prior_predictive import prior_predictive  # noqa: E402
 
@@ -27,7 +27,7 @@ __all__ = [
     "BayescaleError", "DataError", "FitError", "LawError", "PriorError",
     "Law", "get_law", "list_laws", "load_law", "make_law",
     "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
-    "Fit", "Forecast", "FitConfig", "fit", "refit", "load", "simulate", "TRUE_PARAMS",
+    "Fit", "Forecast", "FitConfig", "PooledFit", "fit", "refit", "load", "simulate", "TRUE_PARAMS",
     "LIKELIHOODS", "Likelihood", "get_likelihood",
     "prior_predictive",
 ]

@@ -107,7 +107,6 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
     rng = np.random.default_rng(seed)
     y, x = np.asarray(res["y_test"], float), np.asarray(res["x_test"], float)
     h = np.clip(np.log10(x / res["x_fit_max"]), 0, None)
-    tau = disc.sd(h)
     laws = {k: v for k, v in res["laws"].items() if v["weight"] > 0}
     wsum = sum(v["weight"] for v in laws.values())
     ynew, lp, med_draws = [], [], []
@@ -115,8 +114,11 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
         w = v["weight"] / wsum
         lik = get_likelihood(v["likelihood"])
         mu = np.asarray(v["mu"], float)
-        exp_ = mu * np.exp(tau[None, :] * rng.standard_normal(mu.shape))
         noise = {k: np.asarray(a, float) for k, a in v["noise"].items()}
+        with np.errstate(all="ignore"):  # the forecast's own sd of log y, as bayescale.inference.forecast
+            base = np.sqrt(np.var(np.log(mu), axis=0) + np.median(noise["sigma"]) ** 2)
+        tau = disc.sd(h, base)
+        exp_ = mu * np.exp(tau[None, :] * rng.standard_normal(mu.shape))
         sims = lik.draw(exp_, noise, rng)
         take = rng.choice(sims.shape[0], size=max(1, int(round(w * draws))), replace=True)
         ynew.append(sims[take])
@@ -153,16 +155,18 @@ def predictive_summary(res: dict[str, Any], *, seed: int = 0, draws: int = 4000)
                          "err": np.log(y) - np.nanmean(ly, axis=0), "sd": np.nanstd(ly, axis=0)})
 
 
-def learn_from_backtests(summ: pd.DataFrame) -> tuple[float, float]:
+def learn_from_backtests(summ: pd.DataFrame, form: str = "absolute") -> tuple[float, float]:
     """``(s0, kappa)`` maximising the Gaussian held-out likelihood of the stacked forecasts' log errors,
-    ``err ~ N(0, sd^2 + (s0 + kappa h)^2)``, each curve weighted equally."""
+    ``err ~ N(0, sd^2 + tau^2)`` with ``tau = b (s0 + kappa h)`` (``b = sd`` in the relative form, else 1),
+    each curve weighted equally."""
     d = summ[np.isfinite(summ["err"]) & np.isfinite(summ["sd"])]
     e, h, sd = d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy()
     w = 1.0 / d.groupby("curve")["err"].transform("size").to_numpy()
 
     def nll(q):
         s0, kappa = np.exp(q)
-        var = sd ** 2 + np.where(h > 0, s0 + kappa * h, 0.0) ** 2
+        b = sd if form == "relative" else 1.0
+        var = sd ** 2 + np.where(h > 0, b * (s0 + kappa * h), 0.0) ** 2
         return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
 
     best = min((optimize.minimize(nll, q0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9,
@@ -172,12 +176,13 @@ def learn_from_backtests(summ: pd.DataFrame) -> tuple[float, float]:
     return float(s0), float(kappa)
 
 
-def backtest_lodo(summ: pd.DataFrame) -> dict[str, Discrepancy]:
+def backtest_lodo(summ: pd.DataFrame, form: str = "absolute") -> dict[str, Discrepancy]:
     """For each data set, the discrepancy learned from the other data sets' backtests."""
     out = {}
     for ds in sorted(summ["dataset"].unique()):
         train = summ[~summ["dataset"].isin(excluded_for(ds))]
-        out[ds] = Discrepancy(f"backtest-lodo:{ds}", *learn_from_backtests(train), "backtests without this dataset")
+        out[ds] = Discrepancy(f"backtest-lodo:{ds}", *learn_from_backtests(train, form),
+                              "backtests without this dataset", form)
     return out
 
 
@@ -244,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--reuse", action="store_true", help="reuse the fits cached in OUT/cache by an earlier run")
     p.add_argument("--write-table", action="store_true",
                    help="write bayescale/spec/discrepancy.csv from these backtests (all data sets)")
+    p.add_argument("--form", choices=("absolute", "relative"), default="relative",
+                   help="form of the discrepancy --write-table learns (default relative)")
     p.add_argument("--out", type=Path, default=HERE / "results" / "calibration", help="output folder")
     a = p.parse_args(argv)
     curves = load_curves()
@@ -276,19 +283,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     summ = pd.concat([predictive_summary(r, seed=a.seed) for r in done], ignore_index=True)
     summ.to_csv(a.out / "backtests.csv", index=False)
     bt = backtest_lodo(summ) if summ["dataset"].nunique() > 1 else {}
+    rel = backtest_lodo(summ, "relative") if summ["dataset"].nunique() > 1 else {}
     variants = {"before": lambda r: OFF, "lsq": lambda r: lsq[DATASET[r["domain"]]]}
     if bt:
         variants["backtest"] = lambda r: bt[DATASET[r["domain"]]]
+        variants["relative"] = lambda r: rel[DATASET[r["domain"]]]
     points = {k: pd.concat([score(r, f(r), seed=a.seed) for r in done], ignore_index=True) for k, f in variants.items()}
     for frame in points.values():
         frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,
                                    labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
-    after = "backtest" if bt else "lsq"
+    after = "relative" if rel else "lsq"
     points["before"].assign(**{f"pit_{k}": v["pit"] for k, v in points.items()}).to_csv(a.out / "points.csv",
                                                                                        index=False)
     text = ["discrepancy values used (leave-one-dataset-out): "
             + "; ".join(f"{ds}: lsq s0={lsq[ds].s0:.4f} kappa={lsq[ds].kappa:.4f}"
                         + (f", backtest s0={bt[ds].s0:.4f} kappa={bt[ds].kappa:.4f}" if ds in bt else "")
+                        + (f", relative s0={rel[ds].s0:.3f} kappa={rel[ds].kappa:.3f}" if ds in rel else "")
                         for ds in sorted(set(points["before"]["dataset"])))]
     for name in [k for k in points if k != "before"]:
         for by in ("group", "dataset", "distance"):
@@ -299,10 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table)
     fig = plot({"before": points["before"], "after": points[after]}, a.out / "calibration.png")
     if a.write_table:
-        rows = [("default", *learn_from_backtests(summ), f"backtests of {summ['curve'].nunique()} curves")]
+        form = a.form
+        rows = [("default", *learn_from_backtests(summ, form), f"backtests of {summ['curve'].nunique()} curves", form)]
         for g, d in summ.groupby("group"):
-            rows.append((g, *learn_from_backtests(d), f"backtests of {d['curve'].nunique()} {g} curves"))
-        print(f"wrote {write_table(pd.DataFrame(rows, columns=['name', 's0', 'kappa', 'source']))}")
+            rows.append((g, *learn_from_backtests(d, form), f"backtests of {d['curve'].nunique()} {g} curves", form))
+        print(f"wrote {write_table(pd.DataFrame(rows, columns=['name', 's0', 'kappa', 'source', 'form']))}")
     print(f"\nfigure: {fig}; total {time.perf_counter() - t0:.0f} s")
     return 0
 

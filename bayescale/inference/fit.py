@@ -27,11 +27,12 @@ from ..spec.likelihoods import LIKELIHOODS, get_likelihood
 from ..spec.resolve import check_prior_domains, resolve_priors
 from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
+from .pooled import PooledFit, check_pooling, fit_pooled
 from .results import Diagnostics, Fit, Forecast
 from .sampling import COMPILE_CACHE, sample
 from .starts import start_points
 
-__all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "fit", "refit", "load", "SAMPLERS"]
+__all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "PooledFit", "fit", "refit", "load", "SAMPLERS"]
 
 
 def _default_sampler() -> str:
@@ -59,7 +60,9 @@ def fit(
     init: str = "optimize",
     discrepancy: str | Mapping[str, float] = "default",
     config: FitConfig | None = None,
-) -> Fit:
+    group: str | None = None,
+    pool: Sequence[str] | None = None,
+) -> Fit | PooledFit:
     """Fit a scaling law by NUTS.
 
     Parameters
@@ -98,6 +101,11 @@ def fit(
     config : FitConfig, optional
         Every setting above at once (e.g. ``other_fit.config``); when given, it replaces the
         keyword arguments ``priors`` to ``init``.
+    group, pool : optional
+        Partial pooling (:mod:`bayescale.inference.pooled`): fit every group of rows with equal
+        ``group`` values at once, the parameters named in ``pool`` drawn around shared population
+        values, the others per group; returns a :class:`PooledFit`.  To fit each group on its own,
+        use :func:`bayescale.fit_many`.
 
     Returns
     -------
@@ -107,7 +115,39 @@ def fit(
         config = FitConfig(likelihood=likelihood, priors=(), draws=draws, tune=tune, chains=chains, cores=cores,
                            target_accept=target_accept, sampler=sampler, seed=seed, auto_remedy=auto_remedy,
                            init=init, discrepancy=discrepancy).replace(priors=priors or {})
+    if group is not None or pool:
+        return _fit_groups(data, law=law, x=x, y=y, where=where, config=config, progressbar=progressbar,
+                           group=group, pool=list(pool or []))
     return _fit(data, law=law, x=x, y=y, where=where, config=config, progressbar=progressbar)
+
+
+def _fit_groups(data, *, law, x, y, where, config: FitConfig, progressbar, group, pool) -> PooledFit:
+    sampler = _check_config(config)
+    law = get_law(law)
+    lik = get_likelihood(config.likelihood)
+    if group is None or not pool:
+        raise FitError("partial pooling needs both group='COL' and pool=[parameter, ...]; to fit each group "
+                       "on its own use bayescale.fit_many")
+    check_pooling(law, pool, lik, config.prior_overrides or None)
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, (str, os.PathLike)):
+        if not Path(data).is_file():
+            raise DataError(f"data file {str(data)!r} not found; check the path")
+        frame = pd.read_csv(data)
+    else:
+        raise DataError(f"grouped fits read a CSV path or a DataFrame, got {type(data).__name__}")
+    if group not in frame.columns:
+        raise DataError(f"no group column {group!r}; the columns are {', '.join(map(str, frame.columns))}")
+    for col, val in (where or {}).items():
+        if col not in frame.columns:
+            raise DataError(f"no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}")
+        frame = frame[frame[col].astype(str).str.strip() == str(val)]
+    frame = frame.reset_index(drop=True)
+    ds = load_data(frame, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs, positive_y=lik.positive_y)
+    cores = config.cores or max(1, min(config.chains, os.cpu_count() or 1))
+    return fit_pooled(ds, frame[group].tolist(), law=law, pool=pool, config=config, sampler=sampler, cores=cores,
+                      progressbar=sys.stderr.isatty() if progressbar is None else progressbar)
 
 
 def _check_config(cfg: FitConfig) -> str:

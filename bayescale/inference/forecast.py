@@ -124,15 +124,16 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     discrepancy its own stream, so ``discrepancy="off"`` reproduces earlier forecasts draw for draw.
     """
     h = horizon(fitted, inputs)
-    tau = discrepancy.sd(h) if likelihood.log_scale else np.zeros_like(h)
+    sigma = float(np.median(np.asarray(noise["sigma"], dtype=float)))
+    with np.errstate(all="ignore"):
+        sd_param = np.std(np.log(np.abs(mu)), axis=0) if likelihood.log_scale else np.std(mu, axis=0)
+    base = np.sqrt(sd_param ** 2 + sigma ** 2)  # the forecast's own sd of log y (the relative form's unit)
+    tau = discrepancy.sd(h, base) if likelihood.log_scale else np.zeros_like(h)
     expected = mu
     if np.any(tau > 0):
         rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
         expected = mu * np.exp(tau[None, :] * rng_d.standard_normal(mu.shape))
     observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
-    with np.errstate(all="ignore"):
-        sd_param = np.std(np.log(np.abs(mu)), axis=0) if likelihood.log_scale else np.std(mu, axis=0)
-    sigma = float(np.median(np.asarray(noise["sigma"], dtype=float)))
     parts = {"parameters": sd_param, "noise": np.full(h.shape, sigma), "extrapolation": tau}
     return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
                     parts=parts, discrepancy=discrepancy if likelihood.log_scale else OFF)

@@ -14,11 +14,15 @@ where ``h`` is how far the target lies beyond the fitted range, in decades (for 
 inputs, the largest of the inputs' distances beyond their largest fitted values).  Inside the
 fitted range the forecast is unchanged; beyond it the interval widens by ``s0`` at once (held-out
 runs scatter more than the fitted ones they were averaged like) and by ``kappa`` per decade (the
-law's slope is uncertain beyond the data).
+law's slope is uncertain beyond the data).  In the ``relative`` form, ``b`` is the forecast's own
+sd of log y from parameters and noise at that target, so a smooth, well-pinned curve widens little
+and a noisy or loosely pinned one much; in the ``absolute`` form ``b = 1``.
 
 The parameters are not fitted to the curve itself (its own data say nothing about what lies
-beyond them): they are an empirical prior learned from real curves in ``../shared/data`` by
-``benchmarks/learn_discrepancy.py``, which writes the table ``discrepancy.csv`` beside this file.
+beyond them): they are an empirical prior learned from backtests of bayescale's own stacked
+forecasts on 132 real curves in ``../shared/data`` (fit the early points, score the held-out later
+ones) by ``benchmarks/calibration.py --write-table``, which writes the table ``discrepancy.csv``
+beside this file (the default row: relative form, every curve weighted equally).
 Choose a row by name (``discrepancy="default"``), give your own values
 (``discrepancy={"s0": 0.01, "kappa": 0.02}``) or switch it off (``discrepancy="off"``), which
 reproduces the forecasts of bayescale 0.1.
@@ -36,7 +40,10 @@ import numpy as np
 
 from ..errors import FitError
 
-__all__ = ["Discrepancy", "OFF", "get_discrepancy", "discrepancy_table", "horizon"]
+__all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon"]
+
+#: How the sd scales: ``absolute`` (sd of log y itself) or ``relative`` (a multiple of the forecast's own sd).
+FORMS = ("absolute", "relative")
 
 
 @dataclass(frozen=True)
@@ -47,19 +54,24 @@ class Discrepancy:
     ----------
     name : str
     s0 : float
-        sd of log y added to any forecast beyond the fitted range.
+        sd of log y added to any forecast beyond the fitted range (times ``b``).
     kappa : float
-        Further sd of log y per decade beyond the fitted range.
+        Further sd of log y per decade beyond the fitted range (times ``b``).
     source : str
         Where the values come from (the corpus they were learned on, or "user").
+    form : {"absolute", "relative"}
+        ``relative``: ``b`` is the forecast's own sd of log y (parameters and noise); ``absolute``: 1.
     """
 
     name: str
     s0: float
     kappa: float
     source: str = ""
+    form: str = "absolute"
 
     def __post_init__(self) -> None:
+        if self.form not in FORMS:
+            raise FitError(f"discrepancy form must be one of {', '.join(FORMS)}, got {self.form!r}")
         for k in ("s0", "kappa"):
             v = getattr(self, k)
             if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
@@ -69,13 +81,15 @@ class Discrepancy:
     def off(self) -> bool:
         return self.s0 == 0 and self.kappa == 0
 
-    def sd(self, h: np.ndarray) -> np.ndarray:
-        """The discrepancy's sd of log y at horizons ``h`` (decades beyond the data; 0 inside)."""
+    def sd(self, h: np.ndarray, base: np.ndarray | float = 1.0) -> np.ndarray:
+        """The discrepancy's sd of log y at horizons ``h`` (decades beyond the data; 0 inside); ``base``
+        is the forecast's own sd of log y (used by the relative form)."""
         h = np.asarray(h, dtype=float)
-        return np.where(h > 0, self.s0 + self.kappa * h, 0.0)
+        b = np.asarray(base, dtype=float) if self.form == "relative" else 1.0
+        return np.where(h > 0, b * (self.s0 + self.kappa * h), 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "s0": self.s0, "kappa": self.kappa, "source": self.source}
+        return {"name": self.name, "s0": self.s0, "kappa": self.kappa, "form": self.form, "source": self.source}
 
 
 #: No extrapolation uncertainty: forecasts as bayescale 0.1 made them.
@@ -87,8 +101,8 @@ def discrepancy_table() -> dict[str, Discrepancy]:
     """The learned rows of ``discrepancy.csv`` (package data), by name."""
     text = importlib.resources.files("bayescale.spec").joinpath("discrepancy.csv").read_text(encoding="utf-8")
     rows = [r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
-    return {r["name"]: Discrepancy(r["name"], float(r["s0"]), float(r["kappa"]), r.get("source", ""))
-            for r in rows}
+    return {r["name"]: Discrepancy(r["name"], float(r["s0"]), float(r["kappa"]), r.get("source", ""),
+                                   r.get("form") or "absolute") for r in rows}
 
 
 def get_discrepancy(spec: str | Mapping[str, Any] | Discrepancy | None) -> Discrepancy:
@@ -108,15 +122,15 @@ def get_discrepancy(spec: str | Mapping[str, Any] | Discrepancy | None) -> Discr
                            "{'s0': ..., 'kappa': ...}")
         return table[spec]
     if isinstance(spec, Mapping):
-        unknown = set(spec) - {"s0", "kappa", "name"}
+        unknown = set(spec) - {"s0", "kappa", "name", "form"}
         if unknown or not {"s0", "kappa"} <= set(spec):
-            raise FitError("a discrepancy given by values needs exactly s0 and kappa (sd of log y, and its "
-                           f"growth per decade beyond the data), got {sorted(spec)}")
+            raise FitError("a discrepancy given by values needs s0 and kappa (sd of log y, and its growth per "
+                           f"decade beyond the data) and optionally form, got {sorted(spec)}")
         try:
             s0, kappa = float(spec["s0"]), float(spec["kappa"])
         except (TypeError, ValueError):
             raise FitError(f"discrepancy values must be numbers, got {dict(spec)!r}") from None
-        return Discrepancy(str(spec.get("name", "user")), s0, kappa, "user")
+        return Discrepancy(str(spec.get("name", "user")), s0, kappa, "user", str(spec.get("form", "absolute")))
     raise FitError(f"discrepancy must be a name, a mapping with s0 and kappa, or off; got {spec!r}")
 
 
