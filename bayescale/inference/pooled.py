@@ -20,7 +20,9 @@ hurts when the curves truly differ and ``tau`` cannot say so from few groups (th
 shrunk towards each other).  A pooled parameter's prior must not depend on the data statistics or
 on other parameters, since it must be one prior for every group.
 
-Chains start at the model's initial point with jitter (least-squares starts are per curve).
+Chains start at the model's initial point with jitter (least-squares starts are per curve).  When
+every curve pins a pooled parameter well on its own, the non-centred form can leave divergences
+(measured: 3 in 4 x 500 draws on four 5-point curves with 2% noise); the diagnostics report them.
 Laws whose break positions are sampled jointly (bnsl2, bnsl3) cannot be fitted with groups yet.
 """
 
