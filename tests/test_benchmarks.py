@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize, stats
 
@@ -228,3 +229,20 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     assert "decades beyond fit" in table and "Point-to-point noise" in table
     assert "bayescale (chosen law)" in r.stdout
     assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/calibration.py --quick``: 3 curves, coverage and MSCE before and after."""
+    script = Path(ex.__file__).with_name("calibration.py")
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = (tmp_path / "table.md").read_text()
+    assert "cov90 before / after" in table and "msce before / after" in table and "by distance" in table
+    pts = pd.read_csv(tmp_path / "points.csv")
+    assert set(pts["curve"]) == {"IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0"}
+    assert pts["pit_before"].between(0, 1).all() and (pts["horizon"] > 0).all()
+    assert (tmp_path / "calibration.png").stat().st_size > 5_000
+    # leave-one-dataset-out: nothing learned on a scored data set (the values differ per data set)
+    assert "backtest" in table and "relative" in table
