@@ -13,6 +13,14 @@ import pytest
 
 import bayescale as bs
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_compile_cache(tmp_path_factory):
+    """Compiled models go to a folder of this test session, not the user's ~/.cache/bayescale."""
+    if "BAYESCALE_CACHE_DIR" not in os.environ:
+        os.environ["BAYESCALE_CACHE_DIR"] = str(tmp_path_factory.mktemp("bayescale-cache"))
+    yield
+
+
 #: Tiny sampling settings for tests of the plumbing (not of the posterior).
 TINY = dict(draws=60, tune=60, chains=2, cores=1, sampler="pymc", progressbar=False)
 
