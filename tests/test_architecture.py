@@ -78,6 +78,44 @@ def test_imports_run_one_way():
     assert not bad, "\n".join(bad)
 
 
+def _module_of(mod: tuple[str, ...]) -> str | None:
+    """The package module file an import names (a module, or a package's __init__)."""
+    for cand in (PKG.joinpath(*mod).with_suffix(".py"), PKG.joinpath(*mod, "__init__.py"),
+                 PKG.joinpath(*mod[:-1]).with_suffix(".py") if len(mod) > 1 else None):
+        if cand is not None and cand.is_file():
+            return "/".join(cand.relative_to(PKG).with_suffix("").parts)
+    return None
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {}
+    for path, parts in _modules():
+        me = "/".join(parts)
+        graph[me] = set()
+        for mod, _, _ in _imports(path, parts):
+            if mod and mod != ("argparse",):
+                target = _module_of(mod)
+                if target and target != me:
+                    graph[me].add(target)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, ()):
+            if state.get(m) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(m):] + [m]))
+            if m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in graph:
+        if n not in state:
+            visit(n)
+
+
 def test_no_module_imports_bayescale_inside_functions_without_reason():
     """Package imports sit at the top of each module: its header shows what it depends on."""
     bad = []
