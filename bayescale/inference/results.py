@@ -37,6 +37,7 @@ from .config import FitConfig
 from .forecast import Forecast, forecast_draws
 from .identify import unidentified_breaks
 from .influence import influential_rows
+from .reach import Reach, reach
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
@@ -265,6 +266,14 @@ class Fit:
     def optimal_allocation(self, *, compute: Any, prob: float = 0.9, **kwargs):
         """Compute-optimal split of budgets C = 6ND for a two-input law (see :mod:`bayescale.inference.allocation`)."""
         return optimal_allocation(self, compute=compute, prob=prob, **kwargs)
+
+    def reach(self, *, target: float, prob: float = 0.9, by: Any = None, along: str = "frontier",
+              tokens_per_param: float | None = None, bracket: tuple[float, float] | None = None,
+              **kwargs) -> Reach:
+        """Posterior of the scale at which the law's expected value reaches ``target``, and with ``by`` the
+        probability that each scale has reached it (see :mod:`bayescale.inference.reach`)."""
+        return reach(self, target=target, prob=prob, by=by, along=along, tokens_per_param=tokens_per_param,
+                     bracket=bracket, **kwargs)
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
