@@ -18,12 +18,12 @@ from .._version import __version__
 from ..errors import BayescaleError
 from ..evaluate.many import fit_many
 from ..inference.fit import fit, load
-from ..present.text import fit_report, print_fit, print_groups
+from ..present.text import fit_report, print_fit, print_groups, print_reach
 from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
 from . import allocate_cmd, compare_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
-                   integer, parse_input_targets, parse_where, seed)
+                   integer, parse_input_targets, parse_where, positive_number, seed)
 from .args import targets as parse_targets
 
 __all__ = ["main", "build_parser"]
@@ -36,6 +36,8 @@ _FIT_EXAMPLES = """examples:
 _FORECAST_EXAMPLES = """examples:
   bayescale forecast bnsl.nc --at 1000 2000 --json
   bayescale forecast chin.nc --at-input N=7e10,D=1.4e12 --prob 0.5
+  bayescale forecast bnsl.nc --reach 2.1 --by 1e4 1e5 --json     # scale at which the law reaches 2.1
+  bayescale forecast chin.nc --reach 2.0 --tokens-per-param 20     # compute C = 6ND to reach loss 2.0
 """
 
 
@@ -83,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_prob_arg(fc, "parameter and forecast intervals")
     fc.add_argument("--seed", type=seed, default=None, help="seed of new-observation draws (default: the fit's seed)")
     fc.add_argument("--json", action="store_true", help="print one JSON object")
+    r = fc.add_argument_group("inverse forecast (instead of --at / --at-input)")
+    r.add_argument("--reach", type=positive_number("--reach target"), default=None, metavar="TARGET",
+                   help="the scale at which the law's expected value reaches TARGET (e.g. a loss), per draw; "
+                        "for laws of N and D the compute C = 6ND")
+    r.add_argument("--by", nargs="+", type=positive_number("--by scale"), default=[], metavar="X",
+                   help="with --reach: the probability that scale X (compute C for N-D laws) has reached it")
+    way = r.add_mutually_exclusive_group()
+    way.add_argument("--along", choices=["frontier"], default=None,
+                     help="N-D laws: along the compute-optimal frontier (the default)")
+    way.add_argument("--tokens-per-param", type=positive_number("--tokens-per-param"), default=None, metavar="R",
+                     help="N-D laws: at a fixed ratio D = R N instead of the frontier")
+    r.add_argument("--direction", choices=["down", "up"], default=None,
+                   help="reach the target by falling (loss) or rising (accuracy); default: detected")
     fc.set_defaults(handler=_cmd_forecast)
 
     sub.add_parser("laws", help="list the law catalogue",
@@ -157,7 +172,13 @@ def _fit_groups(a, law, where, targets) -> int:
 
 
 def _cmd_forecast(a) -> int:
+    if a.reach is None and (a.by or a.along or a.tokens_per_param is not None or a.direction):
+        raise BayescaleError("--by, --along, --tokens-per-param and --direction go with --reach TARGET")
+    if a.reach is not None and (a.at or a.at_input):
+        raise BayescaleError("give --reach TARGET or target scales (--at, --at-input), not both")
     f = load(a.fit)
+    if a.reach is not None:
+        return _forecast_reach(f, a)
     if a.at and a.at_input:
         raise BayescaleError("give targets with --at or --at-input, not both")
     if a.at:
@@ -165,12 +186,33 @@ def _cmd_forecast(a) -> int:
     elif a.at_input:
         targets = parse_input_targets(f.law, a.at_input)
     else:
-        raise BayescaleError("give target scales with --at X ... (or --at-input N=..,D=.. for two-input laws)")
+        raise BayescaleError("give target scales with --at X ... (or --at-input N=..,D=.. for two-input laws), "
+                             "or --reach TARGET")
     fc = f.forecast(x=targets, prob=a.prob, seed=a.seed)
     if a.json:
         print(json.dumps(fit_report(f, fc, prob=a.prob)))
     else:
         print_fit(f, fc, prob=a.prob)
+    return 0
+
+
+def _forecast_reach(f, a) -> int:
+    """``bayescale forecast FIT --reach TARGET``: options checked against the law before any work."""
+    if len(f.law.inputs) == 1 and (a.along or a.tokens_per_param is not None):
+        raise BayescaleError(f"--along and --tokens-per-param apply to laws of two inputs (N, D); law "
+                             f"{f.law.name!r} has one input, {f.law.inputs[0]}: give --reach and --by only")
+    if len(f.law.inputs) > 2:
+        raise BayescaleError(f"--reach needs a law of one input or of two (N, D); law {f.law.name!r} has "
+                             f"{', '.join(f.law.inputs)}")
+    r = f.reach(target=a.reach, prob=a.prob, by=a.by or None, tokens_per_param=a.tokens_per_param,
+                increasing=None if a.direction is None else a.direction == "up")
+    if a.json:
+        rep = fit_report(f, None, prob=a.prob)
+        rep["reach"] = r.to_dict()
+        print(json.dumps(rep))
+    else:
+        print_fit(f, None, prob=a.prob)
+        print_reach(r)
     return 0
 
 

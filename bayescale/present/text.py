@@ -8,7 +8,7 @@ import numpy as np
 
 from ..evaluate.verdict import C_NEAR_ZERO
 
-__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_comparison", "print_groups", "print_influential", "print_breaks_not_identified", "fmt", "fmt_nan", "fmt_general"]
+__all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_reach", "print_comparison", "print_groups", "print_influential", "print_breaks_not_identified", "fmt", "fmt_nan", "fmt_general"]
 
 
 def fmt(v: float) -> str:
@@ -119,6 +119,33 @@ def print_allocation(fit, alloc: Allocation) -> None:
         if r["edge_fraction"] > 0:
             print(f"  WARNING: {r['edge_fraction']:.1%} of draws have no interior optimum at this budget")
     print_diagnostics(diag, lead="\n")
+
+
+def print_reach(r) -> None:
+    """The inverse forecast of ``bayescale forecast --reach`` (:class:`bayescale.inference.reach.Reach`)."""
+    pct = f"{r.prob * 100:g}%"
+    if r.along == "input":
+        path = f"as {r.scale} grows"
+    else:
+        path = (f"at D = {r.tokens_per_param:g} N" if r.along == "tokens_per_param" else
+                "along the compute-optimal frontier") + f", C = {r.flops_per_token_param:g} N D"
+    print(f"\nreach: the law's expected value gets {'up' if r.increasing else 'down'} to {fmt(r.target)} {path} "
+          f"(direction {r.direction}; median [{pct} interval] over all {r.draws.size} draws)")
+    for name, row in r.table().iterrows():
+        print(f"  {name:<8} {fmt_nan(row['median']):>11}  [{fmt_nan(row['lower'])}, {fmt_nan(row['upper'])}]")
+    print(f"  draws that never reach it up to {r.scale} = {r.bracket[1]:.3g}: {r.never_fraction:.1%} "
+          "(counted as beyond that, so a bound may be inf)")
+    if r.never_fraction == 1:
+        print("  no draw reaches it: the target may lie beyond the law's limit (e.g. below its irreducible loss)")
+    if r.at_start_fraction > 0:
+        print(f"  draws already there at {r.scale} = {r.bracket[0]:.3g}: {r.at_start_fraction:.1%}")
+    if np.isfinite(r.median):
+        print(f"  the median lies {r.horizon:.2f} decades beyond the largest fitted {r.scale}; the law alone "
+              "(no extrapolation discrepancy, no run-to-run noise)")
+    for x, p in zip(r.by, r.by_prob):
+        print(f"  P(reached by {r.scale} = {x:.4g}) = {p:.3f}")
+    if not r.reliable:
+        print("WARNING: the fit's diagnostics failed; this is not reliable.")
 
 
 def _k(v: float) -> str:
