@@ -28,7 +28,10 @@ def influential_rows(tree: Any, data: Any, *, k_max: float = K_INFLUENTIAL) -> l
         # az.loo warns about exactly what is returned here; the caller reports it with the rows' names
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning)
-        loo = az.loo(tree, pointwise=True, var_name="y")
+        try:
+            loo = az.loo(tree, pointwise=True, var_name="y")
+        except ValueError:  # PSIS cannot fit a tail (e.g. a few identical draws): nothing can be said
+            return []
     k = np.asarray(loo.pareto_k, dtype=float).ravel()
     out = []
     for i in np.argsort(-np.nan_to_num(k, nan=-np.inf)):
