@@ -175,3 +175,12 @@ def test_python_compare_checks_before_fitting(files):
         bs.compare(data, laws=["power_law", "power_law_offset"], x="x", max_refits=-1)
     with pytest.raises(bs.LawError, match="different inputs"):
         bs.compare(data, laws=["power_law", "chinchilla"], x="x")
+
+
+def test_every_command_shows_an_example():
+    import argparse
+
+    parser = bs.cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [name for name, p in sub.choices.items() if not (p.epilog and "bayescale" in p.epilog)]
+    assert not missing, missing

@@ -56,7 +56,9 @@ def _cmd_isoflop(a) -> int:
 
 def register(sub) -> None:
     """Add ``bayescale allocate`` and ``bayescale isoflop`` (neither samples, so no sampling options)."""
-    p = sub.add_parser("allocate", help="compute-optimal N and D at given budgets from a saved two-input fit")
+    p = sub.add_parser("allocate", help="compute-optimal N and D at given budgets from a saved two-input fit",
+                       epilog="example:\n  bayescale fit chinchilla.csv --x params tokens --y loss --law chinchilla "
+                              "--out chin.nc\n  bayescale allocate chin.nc --compute 1e21 1e23 5.76e23 --json")
     p.add_argument("fit", help="netCDF file written by 'bayescale fit --out' (a law of N and D)")
     _positive = positive_number("number of FLOPs")
     p.add_argument("--compute", nargs="+", type=_positive, required=True, metavar="C",
@@ -69,7 +71,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_cmd_allocate)
 
-    q = sub.add_parser("isoflop", help="derive tokens (or params) of IsoFLOP runs from C = 6 N D")
+    q = sub.add_parser("isoflop", help="derive tokens (or params) of IsoFLOP runs from C = 6 N D",
+                       epilog="example:\n  bayescale isoflop runs.csv --compute flops --params params --out runs_nd.csv")
     q.add_argument("data", help="CSV file with a header row")
     q.add_argument("--compute", required=True, metavar="COL", help="column of budgets C (FLOPs)")
     g = q.add_mutually_exclusive_group(required=True)

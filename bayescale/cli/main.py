@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.set_defaults(handler=_cmd_forecast)
 
     sub.add_parser("laws", help="list the law catalogue",
-                   description="List every law in the catalogue with its formula, inputs and parameters."
+                   description="List every law in the catalogue with its formula, inputs and parameters.",
+                   epilog="example:\n  bayescale laws\n  bayescale priors bnsl1     # one law's priors and why"
                    ).set_defaults(handler=_cmd_laws)
 
     d = sub.add_parser("demo", help="simulate a dataset, fit it, forecast and print the result",

@@ -132,14 +132,17 @@ class Fit:
         chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
         div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
         names = self.param_names
-        ess_b = az.ess(self.tree, var_names=names, method="bulk")
-        ess_t = az.ess(self.tree, var_names=names, method="tail")
+        # a parameter constant over the draws makes ArviZ divide by zero: its R-hat/ESS are NaN, reported as such
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ess_b = az.ess(self.tree, var_names=names, method="bulk")
+            ess_t = az.ess(self.tree, var_names=names, method="tail")
+            rhat = az.rhat(self.tree, var_names=names) if chains > 1 else None
 
         def _vals(ds):
             return np.array([float(np.asarray(ds[n].values)) for n in names])
 
         # R-hat needs two chains; with one, ArviZ would divide by zero, so it is not computed
-        r = _vals(az.rhat(self.tree, var_names=names)) if chains > 1 else np.full(len(names), np.nan)
+        r = _vals(rhat) if rhat is not None else np.full(len(names), np.nan)
         eb, et = _vals(ess_b), _vals(ess_t)
         problems = []
         if div:
@@ -190,7 +193,8 @@ class Fit:
         The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict.
         """
         check_prob(prob)
-        s = az.summary(self.tree, var_names=self.param_names, ci_prob=prob, ci_kind="eti", round_to="none")
+        with np.errstate(invalid="ignore", divide="ignore"):  # as in diagnostics: NaN for a constant parameter
+            s = az.summary(self.tree, var_names=self.param_names, ci_prob=prob, ci_kind="eti", round_to="none")
         d = self.draws()
         s.insert(2, "median", [float(np.median(d[n])) for n in s.index])
         diag = self.diagnostics()
