@@ -157,7 +157,11 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
 
 
 def _client(scheduler: Any, n_workers: int | None):
-    """The Dask client to use and whether we own it (and its cluster)."""
+    """The Dask client to use, and a function that releases what was made here (client and cluster).
+
+    Clients made here are not set as dask's default scheduler, so nothing else in the process (e.g.
+    xarray) starts sending work to a cluster that is closed later.
+    """
     # deferred: importing distributed costs about a second and only grouped fits need it
     from distributed import Client, LocalCluster
 
@@ -165,11 +169,18 @@ def _client(scheduler: Any, n_workers: int | None):
         n = n_workers or max(1, min(4, os.cpu_count() or 1))
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
-        return Client(cluster), cluster
+        client = Client(cluster, set_as_default=False)
+
+        def release() -> None:
+            client.close()
+            cluster.close()
+
+        return client, release
     if isinstance(scheduler, Client):
-        return scheduler, None
+        return scheduler, lambda: None  # the caller's client: the caller closes it
     if isinstance(scheduler, str):
-        return Client(scheduler, timeout="20s"), None
+        client = Client(scheduler, timeout="20s", set_as_default=False)
+        return client, client.close
     raise BayescaleError(f"scheduler must be None, an address such as 'tcp://127.0.0.1:8786' or a "
                          f"distributed.Client, got {type(scheduler).__name__}")
 
@@ -189,7 +200,7 @@ def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int 
     # deferred with _client: see there
     from distributed import as_completed
 
-    client, cluster = _client(scheduler, n_workers)
+    client, release = _client(scheduler, n_workers)
     try:
         # a script's own modules (e.g. benchmarks/ on sys.path) must import on the workers too, to
         # unpickle the items and results: give the workers the client's import path
@@ -197,14 +208,12 @@ def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int 
         if initializer is not None:
             client.run(initializer, *initargs)
         futures = [client.submit(fn, it, pure=False) for it in items]
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             res = fut.result()
             fut.release()
             yield res
     finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
+        release()
 
 
 def _groups(data: Any, group: str | Sequence[str], where: Mapping[str, str] | None) -> Iterable[tuple[Any, pd.DataFrame]]:
@@ -315,15 +324,13 @@ def fit_many(
     show = sys.stderr.isatty() if progress is None else progress
     records = list(done)
     if todo:
-        client, cluster = _client(scheduler, n_workers)
+        client, release = _client(scheduler, n_workers)
         try:
             records += _run(client, todo, law=law_arg, laws=laws, x=x, y=y, config=config, targets=targets,
                             prob=prob, out_dir=out_dir, results_path=results_path, show=show, total=len(groups),
                             already=len(done))
         finally:
-            if cluster is not None:
-                client.close()
-                cluster.close()
+            release()
     table = pd.DataFrame([_row(r) for r in records])
     return ManyResult(table=table, records=records, out=out_dir)
 
@@ -339,7 +346,7 @@ def _run(client, todo, *, law, laws, x, y, config, targets, prob, out_dir, resul
         futures.append(client.submit(_fit_group, label, part, law=law, laws=laws, x=x, y=y, config=config,
                                      targets=targets, prob=prob, path=path, pure=False))
     records, n_failed, start = [], 0, time.monotonic()
-    for i, fut in enumerate(as_completed(futures), start=already + 1):
+    for i, fut in enumerate(as_completed(futures, loop=client.loop), start=already + 1):
         rec = fut.result()
         fut.release()
         records.append(rec)
