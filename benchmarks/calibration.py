@@ -118,7 +118,8 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
         with np.errstate(all="ignore"):  # the forecast's own sd of log y, as bayescale.inference.forecast
             base = np.sqrt(np.var(np.log(mu), axis=0) + np.median(noise["sigma"]) ** 2)
         tau = disc.sd(h, base)
-        exp_ = mu * np.exp(tau[None, :] * rng.standard_normal(mu.shape))
+        half = rng.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))  # antithetic, as the forecasts
+        exp_ = mu * np.exp(tau[None, :] * np.concatenate([half, -half])[: mu.shape[0]])
         sims = lik.draw(exp_, noise, rng)
         take = rng.choice(sims.shape[0], size=max(1, int(round(w * draws))), replace=True)
         ynew.append(sims[take])

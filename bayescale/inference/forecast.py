@@ -132,7 +132,11 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     expected = mu
     if np.any(tau > 0):
         rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-        expected = mu * np.exp(tau[None, :] * rng_d.standard_normal(mu.shape))
+        # antithetic pairs (z, -z): the discrepancy is symmetric in log y, and pairing keeps the median of
+        # the forecast from wandering with the Monte Carlo noise of the draws
+        half = rng_d.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))
+        z = np.concatenate([half, -half])[: mu.shape[0]]
+        expected = mu * np.exp(tau[None, :] * z)
     observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
     parts = {"parameters": sd_param, "noise": np.full(h.shape, sigma), "extrapolation": tau}
     return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
