@@ -29,7 +29,8 @@ __all__ = [
     "Dataset", "load_data", "data_dir", "build_model", "resolve_priors",
     "Fit", "Forecast", "FitConfig", "PooledFit", "fit", "refit", "load", "simulate", "TRUE_PARAMS",
     "LIKELIHOODS", "Likelihood", "get_likelihood",
-    "prior_predictive",
+    "prior_predictive", "optimal_allocation", "isoflop_data", "Comparison", "compare", "ManyResult", "fit_many",
+    "__version__",
 ]
 from .inference.allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
 from .evaluate.compare import Comparison, compare  # noqa: E402,F401

@@ -13,7 +13,7 @@ from ..inference.config import SAMPLERS, SEED_MAX
 from ..spec.likelihoods import LIKELIHOODS
 
 __all__ = ["EXIT_BAD_INPUT", "Parser", "positive_number", "probability", "integer", "seed", "prior_pair",
-           "targets", "parse_input_targets", "parse_where", "add_sampling_args", "add_prob_arg", "DEFAULT_PROB"]
+           "targets", "targets_of", "parse_input_targets", "parse_where", "add_sampling_args", "add_prob_arg", "DEFAULT_PROB"]
 
 EXIT_BAD_INPUT = 2
 #: The one interval probability of every table the CLI prints (parameters, forecasts, reports).
@@ -103,6 +103,17 @@ def targets(law, values: Sequence[float] | None, *, flag: str = "--target-input"
         f"law {law.name!r} has inputs {', '.join(law.inputs)}: give targets as {flag} "
         + ",".join(f"{k}=VALUE" for k in law.inputs)
     )
+
+
+def targets_of(law, target: Sequence[float], target_input: Sequence[str]) -> Any:
+    """The targets of ``--target`` / ``--target-input``, checked against ``law`` before any fit."""
+    if target and target_input:
+        raise BayescaleError("give targets with --target or --target-input, not both")
+    if target:
+        return targets(law, target, flag="--target-input")
+    if target_input:
+        return parse_input_targets(law, target_input)
+    return None
 
 
 def parse_input_targets(law, items: Sequence[str]) -> dict[str, list[float]]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import BayescaleError
 from ..evaluate.compare import compare
 from ..evaluate.loo import MAX_REFITS
 from ..evaluate.verdict import BASELINE, VERDICT_PROB
 from ..present.text import print_comparison, print_forecast
 from ..spec.laws import get_law
-from .args import add_prob_arg, add_sampling_args, integer, parse_input_targets, parse_where, positive_number
-from .args import targets as parse_targets
+from .args import add_prob_arg, add_sampling_args, integer, parse_where, positive_number, targets_of
 
 __all__ = ["register"]
 
@@ -28,24 +26,13 @@ the same checks as 'fit_ok' and 'loo_ok' in each 'ranking' row ('ok' when both a
 """
 
 
-def _targets(law, a):
-    """The forecast targets, checked against the first law before any fit."""
-    if a.target and a.target_input:
-        raise BayescaleError("give targets with --target or --target-input, not both")
-    if a.target:
-        return parse_targets(law, a.target, flag="--target-input")
-    if a.target_input:
-        return parse_input_targets(law, a.target_input)
-    return None
-
-
 def _cmd_compare(a) -> int:
     laws = [s.strip() for s in a.laws.split(",") if s.strip()]
     first = None
     for nm in laws:
         law = get_law(nm)
         first = first or law
-    x = _targets(first, a) if first is not None else None
+    x = targets_of(first, a.target, a.target_input) if first is not None else None
     c = compare(a.data, laws=laws, x=a.x if len(a.x) > 1 else a.x[0], y=a.y, where=parse_where(a.where) or None,
                 priors=dict(a.prior) or None, likelihood=a.likelihood, draws=a.draws, tune=a.tune, chains=a.chains,
                 cores=a.cores, target_accept=a.target_accept, sampler=a.sampler, seed=a.seed, lfo=not a.no_lfo,

@@ -23,7 +23,7 @@ from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
 from . import allocate_cmd, compare_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
-                   integer, parse_input_targets, parse_where, positive_number, seed)
+                   integer, parse_input_targets, parse_where, positive_number, seed, targets_of)
 from .args import targets as parse_targets
 
 __all__ = ["main", "build_parser"]
@@ -116,21 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fit_targets(law, a):
-    """The forecast targets of ``bayescale fit``, checked before the fit runs."""
-    if a.target and a.target_input:
-        raise BayescaleError("give targets with --target or --target-input, not both")
-    if a.target:
-        return parse_targets(law, a.target, flag="--target-input")
-    if a.target_input:
-        return parse_input_targets(law, a.target_input)
-    return None
-
-
 def _cmd_fit(a) -> int:
     law = get_law(a.law)
     where = parse_where(a.where)
-    targets = _fit_targets(law, a)
+    targets = targets_of(law, a.target, a.target_input)
     if a.group:
         return _fit_groups(a, law, where, targets)
     if a.resume or a.scheduler or a.workers:

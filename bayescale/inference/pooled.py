@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping, Sequence
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -47,7 +46,7 @@ from ..spec.likelihoods import Likelihood, get_likelihood
 from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
-from .results import ESS_PER_CHAIN_MIN, RHAT_MAX, Diagnostics
+from .results import Diagnostics, diagnose
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -182,29 +181,8 @@ class PooledFit:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        post = self.tree["posterior"]
-        chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
         names = list(self.law.param_names) + list(self.likelihood.noise_names) + [f"{p}_tau" for p in self.pool]
-        div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
-        r = np.concatenate([np.ravel(az.rhat(self.tree, var_names=[n])[n].values) for n in names]) \
-            if chains > 1 else np.array([np.nan])
-        eb = np.concatenate([np.ravel(az.ess(self.tree, var_names=[n], method="bulk")[n].values) for n in names])
-        et = np.concatenate([np.ravel(az.ess(self.tree, var_names=[n], method="tail")[n].values) for n in names])
-        need = ESS_PER_CHAIN_MIN * chains
-        problems = []
-        if div:
-            problems.append(f"{div} divergent transition(s): the posterior may be biased")
-        if chains > 1 and not np.all(r <= RHAT_MAX):
-            problems.append(f"R-hat up to {np.nanmax(r):.3f} > {RHAT_MAX}: chains disagree")
-        if chains < 2:
-            problems.append("only one chain: R-hat cannot check convergence")
-        if not np.all(eb >= need):
-            problems.append(f"bulk ESS down to {np.nanmin(eb):.0f} < {need}: draw more")
-        if not np.all(et >= need):
-            problems.append(f"tail ESS down to {np.nanmin(et):.0f} < {need}: intervals are noisy")
-        return Diagnostics(divergences=div, max_rhat=float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
-                           min_ess_bulk=float(np.nanmin(eb)), min_ess_tail=float(np.nanmin(et)), chains=chains,
-                           draws=draws, ok=not problems, problems=tuple(problems))
+        return diagnose(self.tree, names)
 
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """One row per (group, parameter), plus the population values and between-group scales."""

@@ -39,7 +39,7 @@ from .identify import unidentified_breaks
 from .influence import influential_rows
 from .reach import Reach, reach
 
-__all__ = ["Fit", "Forecast", "Diagnostics", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
 #: Thresholds a fit must meet to be reported as reliable.
 RHAT_MAX = 1.01
@@ -128,47 +128,7 @@ class Fit:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        post = self.tree["posterior"]
-        chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
-        div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
-        names = self.param_names
-        # a parameter constant over the draws makes ArviZ divide by zero: its R-hat/ESS are NaN, reported as such
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ess_b = az.ess(self.tree, var_names=names, method="bulk")
-            ess_t = az.ess(self.tree, var_names=names, method="tail")
-            rhat = az.rhat(self.tree, var_names=names) if chains > 1 else None
-
-        def _vals(ds):
-            return np.array([float(np.asarray(ds[n].values)) for n in names])
-
-        # R-hat needs two chains; with one, ArviZ would divide by zero, so it is not computed
-        r = _vals(rhat) if rhat is not None else np.full(len(names), np.nan)
-        eb, et = _vals(ess_b), _vals(ess_t)
-        problems = []
-        if div:
-            problems.append(f"{div} divergent transition(s): the posterior may be biased")
-        need = ESS_PER_CHAIN_MIN * chains
-        if chains > 1 and not np.all(r <= RHAT_MAX):
-            worst = names[int(np.nanargmax(np.where(np.isfinite(r), r, np.inf)))]
-            problems.append(f"R-hat up to {_max(r):.3f} ({worst}) > {RHAT_MAX}: chains disagree")
-        if chains < 2:
-            problems.append("only one chain: R-hat cannot check convergence")
-        if not np.all(eb >= need):
-            worst = names[int(np.argmin(np.where(np.isfinite(eb), eb, -np.inf)))]
-            problems.append(f"bulk ESS down to {_min(eb):.0f} ({worst}) < {need}: draw more")
-        if not np.all(et >= need):
-            worst = names[int(np.argmin(np.where(np.isfinite(et), et, -np.inf)))]
-            problems.append(f"tail ESS down to {_min(et):.0f} ({worst}) < {need}: intervals are noisy")
-        return Diagnostics(
-            divergences=div,
-            max_rhat=_max(r),
-            min_ess_bulk=_min(eb),
-            min_ess_tail=_min(et),
-            chains=chains,
-            draws=draws,
-            ok=not problems,
-            problems=tuple(problems),
-        )
+        return diagnose(self.tree, self.param_names)
 
     @property
     def resolved_priors(self) -> dict[str, Prior]:
@@ -304,3 +264,47 @@ def _max(v: np.ndarray) -> float:
 def _min(v: np.ndarray) -> float:
     f = v[np.isfinite(v)]
     return float(f.min()) if f.size else float("nan")
+
+
+def diagnose(tree: Any, names: Sequence[str]) -> Diagnostics:
+    """Divergences, R-hat and bulk/tail ESS of the named variables (of any shape) against the thresholds.
+
+    A variable with several elements (e.g. one per group) counts by its worst element.
+    """
+    post = tree["posterior"]
+    chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    names = list(names)
+    # a parameter constant over the draws makes ArviZ divide by zero: its R-hat/ESS are NaN, reported as such
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ess_b = az.ess(tree, var_names=names, method="bulk")
+        ess_t = az.ess(tree, var_names=names, method="tail")
+        # R-hat needs two chains; with one, ArviZ would divide by zero, so it is not computed
+        rhat = az.rhat(tree, var_names=names) if chains > 1 else None
+
+    def _worst(ds, pick) -> np.ndarray:
+        out = []
+        for n in names:
+            v = np.asarray(ds[n].values, dtype=float).ravel()
+            out.append(pick(v) if np.isfinite(v).any() else np.nan)
+        return np.array(out)
+
+    r = _worst(rhat, np.nanmax) if rhat is not None else np.full(len(names), np.nan)
+    eb, et = _worst(ess_b, np.nanmin), _worst(ess_t, np.nanmin)
+    problems = []
+    if div:
+        problems.append(f"{div} divergent transition(s): the posterior may be biased")
+    need = ESS_PER_CHAIN_MIN * chains
+    if chains > 1 and not np.all(r <= RHAT_MAX):
+        worst = names[int(np.nanargmax(np.where(np.isfinite(r), r, np.inf)))]
+        problems.append(f"R-hat up to {_max(r):.3f} ({worst}) > {RHAT_MAX}: chains disagree")
+    if chains < 2:
+        problems.append("only one chain: R-hat cannot check convergence")
+    if not np.all(eb >= need):
+        worst = names[int(np.argmin(np.where(np.isfinite(eb), eb, -np.inf)))]
+        problems.append(f"bulk ESS down to {_min(eb):.0f} ({worst}) < {need}: draw more")
+    if not np.all(et >= need):
+        worst = names[int(np.argmin(np.where(np.isfinite(et), et, -np.inf)))]
+        problems.append(f"tail ESS down to {_min(et):.0f} ({worst}) < {need}: intervals are noisy")
+    return Diagnostics(divergences=div, max_rhat=_max(r), min_ess_bulk=_min(eb), min_ess_tail=_min(et),
+                       chains=chains, draws=draws, ok=not problems, problems=tuple(problems))

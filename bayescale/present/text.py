@@ -103,7 +103,7 @@ def fmt_nan(v: float) -> str:
     return "inf" if np.isinf(v) else f"{v:.4g}"
 
 
-def print_allocation(fit, alloc: Allocation) -> None:
+def print_allocation(fit, alloc) -> None:
     diag = fit.diagnostics()
     pct = f"{alloc.prob * 100:g}%"
     print(f"law: {fit.law.name}    likelihood: {fit.settings.get('likelihood')}    method: {alloc.method}    "
