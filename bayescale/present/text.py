@@ -82,16 +82,25 @@ def print_diagnostics(diag, lead: str = "") -> None:
 
 
 def print_forecast(fc) -> None:
+    """The forecast table: intervals of the expected value and of a new observation, how far each target lies
+    beyond the data, and the sd of log y from parameters, noise and extrapolation."""
     t = fc.table()
     pct = f"{fc.prob * 100:g}%"
     names = list(fc.inputs)
+    parts = "horizon" in t and "sd_parameters" in t
     print(f"\nforecast ({pct} intervals; 'law' = expected value, 'new obs' = a new observation)")
     head = " ".join(f"{n:>11}" for n in names)
-    print(f"{head} {'law median':>11} {'law lower':>11} {'law upper':>11} {'obs lower':>11} {'obs upper':>11}")
+    tail = f" {'decades out':>11} {'sd param':>9} {'sd noise':>9} {'sd extrap':>9}" if parts else ""
+    print(f"{head} {'law median':>11} {'law lower':>11} {'law upper':>11} {'obs lower':>11} {'obs upper':>11}{tail}")
     for _, r in t.iterrows():
         xs = " ".join(f"{fmt(r[n]):>11}" for n in names)
+        extra = (f" {r['horizon']:>11.2f} {r['sd_parameters']:>9.4f} {r['sd_noise']:>9.4f} {r['sd_extrapolation']:>9.4f}"
+                 if parts else "")
         print(f"{xs} {fmt(r['median']):>11} {fmt(r['lower']):>11} {fmt(r['upper']):>11} "
-              f"{fmt(r['obs_lower']):>11} {fmt(r['obs_upper']):>11}")
+              f"{fmt(r['obs_lower']):>11} {fmt(r['obs_upper']):>11}{extra}")
+    if parts:
+        print("(sd of log y by source; 'decades out' = beyond the largest fitted scale; no break beyond the data is "
+              "modelled unless a break prior allows it)")
     if not fc.reliable:
         print("WARNING: the fit's diagnostics failed; these intervals are not reliable.")
 
