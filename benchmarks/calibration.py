@@ -36,7 +36,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 from scipy.special import logsumexp
 
 import bayescale as bs
@@ -49,7 +48,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from extrapolation import GROUP, GROUPS, load_curves, select_curves  # noqa: E402
-from learn_discrepancy import excluded_for, forecast_errors, leave_one_out, load_corpus, write_table  # noqa: E402
+from learn_discrepancy import (excluded_for, fit_discrepancy, forecast_errors, leave_one_out,  # noqa: E402
+                               load_corpus, write_table)
 
 LAWS = ("power_law_offset", "bnsl1")
 LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)
@@ -161,20 +161,8 @@ def learn_from_backtests(summ: pd.DataFrame, form: str = "absolute") -> tuple[fl
     ``err ~ N(0, sd^2 + tau^2)`` with ``tau = b (s0 + kappa h)`` (``b = sd`` in the relative form, else 1),
     each curve weighted equally."""
     d = summ[np.isfinite(summ["err"]) & np.isfinite(summ["sd"])]
-    e, h, sd = d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy()
     w = 1.0 / d.groupby("curve")["err"].transform("size").to_numpy()
-
-    def nll(q):
-        s0, kappa = np.exp(q)
-        b = sd if form == "relative" else 1.0
-        var = sd ** 2 + np.where(h > 0, b * (s0 + kappa * h), 0.0) ** 2
-        return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
-
-    best = min((optimize.minimize(nll, q0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9,
-                                                                           "maxiter": 4000})
-                for q0 in ([-5.0, -4.0], [-3.0, -3.0], [-6.0, -2.0])), key=lambda r: r.fun)
-    s0, kappa = np.exp(best.x)
-    return float(s0), float(kappa)
+    return fit_discrepancy(d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy(), w, form)
 
 
 def backtest_lodo(summ: pd.DataFrame, form: str = "absolute") -> dict[str, Discrepancy]:

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import optimize
 
 import bayescale as bs
+from bayescale.spec.discrepancy import Discrepancy
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE.parent / "bayescale" / "spec" / "discrepancy.csv"
@@ -147,16 +148,17 @@ def forecast_errors(curves: Iterable[Curve]) -> list[Errors]:
     return out
 
 
-def learn(errors: Sequence[Errors]) -> tuple[float, float]:
-    """Maximum-likelihood ``(s0, kappa)`` with every curve weighted equally."""
-    e = np.concatenate([r.e for r in errors])
-    h = np.concatenate([r.h for r in errors])
-    s = np.concatenate([np.full(r.e.size, r.sigma) for r in errors])
-    w = np.concatenate([np.full(r.e.size, 1.0 / r.e.size) for r in errors])
+def fit_discrepancy(e: np.ndarray, h: np.ndarray, sd: np.ndarray, w: np.ndarray,
+                    form: str = "absolute") -> tuple[float, float]:
+    """Maximum-likelihood ``(s0, kappa)`` of ``e ~ N(0, sd^2 + tau(h)^2)``, each point weighted by ``w``.
 
+    ``tau`` is :meth:`bayescale.spec.discrepancy.Discrepancy.sd` of the given form, with base ``sd`` (the
+    point's own predictive sd of log y), so the fitted formula is the one forecasts use.
+    """
     def nll(q):
         s0, kappa = np.exp(q)
-        var = s ** 2 + (s0 + kappa * h) ** 2
+        tau = Discrepancy("fit", float(s0), float(kappa), form=form).sd(h, base=sd)
+        var = sd ** 2 + tau ** 2
         return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
 
     best = min((optimize.minimize(nll, q0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9,
@@ -164,6 +166,13 @@ def learn(errors: Sequence[Errors]) -> tuple[float, float]:
                 for q0 in ([-5.0, -4.0], [-3.0, -3.0], [-6.0, -2.0])), key=lambda r: r.fun)
     s0, kappa = np.exp(best.x)
     return float(s0), float(kappa)
+
+
+def learn(errors: Sequence[Errors]) -> tuple[float, float]:
+    """Maximum-likelihood ``(s0, kappa)`` (absolute form) with every curve weighted equally."""
+    return fit_discrepancy(np.concatenate([r.e for r in errors]), np.concatenate([r.h for r in errors]),
+                           np.concatenate([np.full(r.e.size, r.sigma) for r in errors]),
+                           np.concatenate([np.full(r.e.size, 1.0 / r.e.size) for r in errors]))
 
 
 def excluded_for(dataset: str) -> set[str]:
