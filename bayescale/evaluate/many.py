@@ -27,11 +27,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import BayescaleError, DataError
+from ..errors import BayescaleError
 from ..inference.config import FitConfig
 from ..inference.fit import fit as fit_law
 from ..predictive import check_prob
-from ..spec.data import load_data
+from ..spec.data import load_data, read_grouped
 from ..spec.laws import Law, get_law, law_from_json
 from .compare import compare
 
@@ -216,27 +216,9 @@ def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int 
         release()
 
 
-def _groups(data: Any, group: str | Sequence[str], where: Mapping[str, str] | None) -> Iterable[tuple[Any, pd.DataFrame]]:
+def _groups(data: Any, group: str | Sequence[str], where: Mapping[str, str] | None) -> list[tuple[Any, pd.DataFrame]]:
     cols = [group] if isinstance(group, str) else list(group)
-    if isinstance(data, pd.DataFrame):
-        frame = data
-    else:
-        if not isinstance(data, (str, os.PathLike)):
-            raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
-        p = Path(data)
-        if not p.is_file():
-            raise DataError(f"data file {str(p)!r} not found; check the path")
-        frame = pd.read_csv(p)
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise DataError(f"no group column {', '.join(map(repr, missing))}; the columns are "
-                        f"{', '.join(map(str, frame.columns))}")
-    for col, val in (where or {}).items():
-        if col not in frame.columns:
-            raise DataError(f"no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}")
-        frame = frame[frame[col].astype(str).str.strip() == str(val)]
-    if frame.empty:
-        raise DataError("no rows to fit" + (f" where {where}" if where else ""))
+    frame = read_grouped(data, group=cols, where=where)
     return [(k, part.drop(columns=cols).reset_index(drop=True)) for k, part in frame.groupby(cols, sort=True)]
 
 

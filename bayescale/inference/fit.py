@@ -20,7 +20,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import DataError, FitError
-from ..spec.data import Dataset, data_stats, load_data
+from ..spec.data import Dataset, data_stats, load_data, read_grouped
 from ..spec.laws import Law, get_law, law_from_json
 from ..spec.discrepancy import get_discrepancy
 from ..spec.likelihoods import LIKELIHOODS, get_likelihood
@@ -129,21 +129,7 @@ def _fit_groups(data, *, law, x, y, where, config: FitConfig, progressbar, group
         raise FitError("partial pooling needs both group='COL' and pool=[parameter, ...]; to fit each group "
                        "on its own use bayescale.fit_many")
     check_pooling(law, pool, lik, config.prior_overrides or None)
-    if isinstance(data, pd.DataFrame):
-        frame = data
-    elif isinstance(data, (str, os.PathLike)):
-        if not Path(data).is_file():
-            raise DataError(f"data file {str(data)!r} not found; check the path")
-        frame = pd.read_csv(data)
-    else:
-        raise DataError(f"grouped fits read a CSV path or a DataFrame, got {type(data).__name__}")
-    if group not in frame.columns:
-        raise DataError(f"no group column {group!r}; the columns are {', '.join(map(str, frame.columns))}")
-    for col, val in (where or {}).items():
-        if col not in frame.columns:
-            raise DataError(f"no column {col!r} to select rows by; the columns are {', '.join(map(str, frame.columns))}")
-        frame = frame[frame[col].astype(str).str.strip() == str(val)]
-    frame = frame.reset_index(drop=True)
+    frame = read_grouped(data, group=[group], where=where)
     ds = load_data(frame, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs, positive_y=lik.positive_y)
     cores = config.cores or max(1, min(config.chains, os.cpu_count() or 1))
     return fit_pooled(ds, frame[group].tolist(), law=law, pool=pool, config=config, sampler=sampler, cores=cores,

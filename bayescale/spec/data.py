@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["Dataset", "load_data", "data_dir", "data_stats", "stat_names"]
+__all__ = ["Dataset", "load_data", "read_grouped", "data_dir", "data_stats", "stat_names"]
 
 #: Statistics of the metric that priors may use (see :func:`data_stats`).
 Y_STATS = ("y_min", "y_max", "y_ref", "y_sd", "y_start", "y_end")
@@ -154,6 +154,49 @@ def _numeric_column(frame: pd.DataFrame, col: str, from_csv: bool, where: str) -
     return arr
 
 
+def _select_rows(frame: pd.DataFrame, where: Mapping[str, str] | None, src: str) -> tuple[pd.DataFrame, str | None]:
+    """Rows whose columns equal the values of ``where`` (compared as stripped text), and a description
+    of the selection for ``Dataset.source`` (None without ``where``)."""
+    if not where:
+        return frame, None
+    total = frame.shape[0]
+    keep = np.ones(total, dtype=bool)
+    for col, val in where.items():
+        if col not in frame.columns:
+            raise _missing_column(src, col, frame.columns)
+        keep &= frame[col].astype(str).str.strip().to_numpy() == str(val)
+    if not keep.any():
+        raise DataError(f"{src}: no row has " + " and ".join(f"{c}={v}" for c, v in where.items())
+                        + "; check the column values")
+    cond = " and ".join(f"{c}={v}" for c, v in where.items())
+    return frame.loc[keep], f"{src} (rows where {cond}: {int(keep.sum())} of {total})"
+
+
+def read_grouped(data: str | os.PathLike | pd.DataFrame, *, group: Sequence[str],
+                 where: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A table with group columns, for fits of many curves: read, checked for the group columns, rows
+    selected by ``where`` as :func:`load_data` selects them; each group's rows go through
+    :func:`load_data` afterwards."""
+    if isinstance(data, pd.DataFrame):
+        frame, src = data, "DataFrame"
+    elif isinstance(data, (str, os.PathLike)):
+        p = Path(data)
+        if p.is_dir():
+            raise DataError(f"data path {str(p)!r} is a directory, not a file; give the path of a CSV file")
+        if not p.is_file():
+            raise DataError(f"data file {str(p)!r} not found; check the path")
+        frame, src = pd.read_csv(p), str(p)
+    else:
+        raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}; "
+                        "for a dict of columns use pandas.DataFrame(data)")
+    missing = [c for c in group if c not in frame.columns]
+    if missing:
+        raise DataError(f"no group column {', '.join(map(repr, missing))}; the columns are "
+                        f"{', '.join(map(str, frame.columns))}")
+    frame, _ = _select_rows(frame, where, src)
+    return frame.reset_index(drop=True)
+
+
 def load_data(
     data: str | os.PathLike | pd.DataFrame,
     *,
@@ -229,21 +272,7 @@ def load_data(
     if frame.shape[0] == 0:
         raise DataError(f"{src}: no data rows; give at least one row per scale")
 
-    if where:
-        total = frame.shape[0]
-        keep = np.ones(total, dtype=bool)
-        for col, val in where.items():
-            if col not in frame.columns:
-                raise _missing_column(src, col, frame.columns)
-            keep &= frame[col].astype(str).str.strip().to_numpy() == str(val)
-        if not keep.any():
-            raise DataError(f"{src}: no row has " + " and ".join(f"{c}={v}" for c, v in where.items())
-                            + "; check the column values")
-        frame = frame.loc[keep]
-        cond = " and ".join(f"{c}={v}" for c, v in where.items())
-        where_txt = f"{src} (rows where {cond}: {int(keep.sum())} of {total})"
-    else:
-        where_txt = None
+    frame, where_txt = _select_rows(frame, where, src)
     inputs = tuple(inputs)
     if isinstance(x, Mapping):
         unknown = set(x) - set(inputs)
