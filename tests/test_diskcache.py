@@ -164,3 +164,44 @@ def test_hit_corrupt_entry_and_new_process(df, cache, tmp_path):
     assert child["stats"]["last"] == "hit" and child["stats"]["hit"] == 1 and child["stats"]["miss"] == 0
     assert diskcache.entries(cache) == [entry], "no new entry"
     assert child["draws"] == fresh, "same seed, new process, warm cache: the same draws"
+
+
+def test_chain_seeds_remembered_on_disk(cache):
+    from bayescale.inference import chainseeds
+
+    assert chainseeds.load(5, 2) is None  # nothing remembered yet
+    chainseeds.save(5, 2, (11, 7))
+    assert chainseeds.load(5, 2) == (11, 7)
+    assert chainseeds.load(5, 4) is None and chainseeds.load(6, 2) is None, "keyed by seed and chains"
+    path = cache / chainseeds.FILENAME
+    table = json.loads(path.read_text())
+    (key,) = table
+    assert key.startswith("nutpie-"), "a new nutpie version probes again"
+    for bad in ([1], [1, "2"], [1, -2], [True, 2], "12", None):  # the wrong length or type is ignored
+        path.write_text(json.dumps({key: bad}))
+        assert chainseeds.load(5, 2) is None, bad
+    path.write_text("{not json")  # corrupt: ignored, then replaced by the next save
+    assert chainseeds.load(5, 2) is None
+    chainseeds.save(5, 2, (11, 7))
+    assert chainseeds.load(5, 2) == (11, 7)
+
+
+def test_chain_seeds_from_disk_give_the_probed_draws(df, cache, monkeypatch):
+    import nutpie
+
+    from bayescale.inference import chainseeds
+
+    probed = _fit(df)  # learns the seeds with the probe and remembers them
+    remembered = chainseeds.load(SMALL["seed"], SMALL["chains"])
+    assert remembered is not None and len(set(remembered)) == SMALL["chains"]
+    COMPILE_CACHE.clear()  # a new process: nothing in memory
+    calls, real = [], nutpie.sample
+
+    def counted(*a, **k):
+        calls.append(k.get("draws"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(nutpie, "sample", counted)
+    again = bs.fit(df, law="power_law_offset", x="x", y="y", **SMALL)
+    assert calls == [SMALL["draws"]], "one sampler run: the seeds came from disk, not from a probe"
+    assert _digest(again) == _digest(probed)

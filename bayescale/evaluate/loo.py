@@ -36,7 +36,7 @@ import copy
 import warnings
 from typing import Any, Sequence
 
-import arviz as az
+import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 import xarray as xr
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import arviz as az
+import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 import xarray as xr
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import arviz as az
+import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 
 __all__ = ["K_INFLUENTIAL", "influential_rows"]

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import arviz as az
+import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 import pandas as pd
 
@@ -34,6 +34,7 @@ from ..spec.priors import Prior, parse_prior
 from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
 from .config import FitConfig
+from .design import Design, design
 from .forecast import Forecast, forecast_draws
 from .identify import unidentified_breaks
 from .influence import influential_rows
@@ -238,6 +239,12 @@ class Fit:
         probability that each scale has reached it (see :mod:`bayescale.inference.reach`)."""
         return reach(self, target=target, prob=prob, by=by, along=along, tokens_per_param=tokens_per_param,
                      bracket=bracket, **kwargs)
+
+    def design(self, *, target: Any, candidates: Any, cost: Any = None, prob: float = 0.9,
+               seed: int | None = None, **kwargs) -> Design:
+        """Rank candidate runs by the expected reduction of the ``prob`` interval's width at ``target`` per
+        unit cost, by PSIS reweighting of the posterior (see :mod:`bayescale.inference.design`)."""
+        return design(self, target=target, candidates=candidates, cost=cost, prob=prob, seed=seed, **kwargs)
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -21,7 +21,7 @@ from ..predictive import pointwise_log_likelihood
 from ..spec.data import Dataset
 from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood
-from . import diskcache
+from . import chainseeds, diskcache
 from .model import model_data
 from .starts import constrained
 
@@ -74,14 +74,19 @@ class CompileCache:
 
         nutpie derives each chain's seed from the sampling seed and the chain alone (checked: the same
         set for any draws, tune and cores), but does not expose them; a one-draw run that records them
-        is the only way to learn them.  It costs about 0.1 s, once per (seed, chains).
+        is the only way to learn them.  It costs 0.1-0.5 s, once per (seed, chains) and nutpie version:
+        the answer is kept on disk (:mod:`~bayescale.inference.chainseeds`) for later processes.
         """
         if seed is None:
             return ()
         key = (int(seed), int(chains))
         with self._lock:
             known = self._seeds.get(key)
+        if known is None:
+            known = chainseeds.load(seed, chains)  # learned by an earlier process
         if known is not None:
+            with self._lock:
+                self._seeds[key] = known
             return known
         import nutpie  # deferred: the sampler is loaded only when a fit runs
 
@@ -100,6 +105,7 @@ class CompileCache:
         out = tuple(seen[:chains])
         with self._lock:
             self._seeds[key] = out
+        chainseeds.save(seed, chains, out)
         return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import arviz as az
+import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 import pandas as pd
 
