@@ -1,5 +1,5 @@
 """Command-line interface: ``bayescale fit | forecast | laws | demo | compare | report | priors | allocate
-| isoflop``.
+| isoflop | design``.
 
 Every bad input ends in a one-line ``error: ...`` on standard error and exit
 status 2, never a traceback; arguments are checked before any sampling.
@@ -21,7 +21,7 @@ from ..inference.fit import fit, load
 from ..present.text import fit_report, print_fit, print_groups, print_reach
 from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
-from . import allocate_cmd, compare_cmd, report_cmd
+from . import allocate_cmd, compare_cmd, design_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
                    integer, parse_input_targets, parse_where, positive_number, seed, targets_of)
 from .args import targets as parse_targets
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON object")
     d.set_defaults(handler=_cmd_demo)
 
-    for m in (compare_cmd, allocate_cmd, report_cmd):  # each adds its parsers and sets `handler`
+    for m in (compare_cmd, allocate_cmd, report_cmd, design_cmd):  # each adds its parsers and sets `handler`
         m.register(sub)
     return p
 
