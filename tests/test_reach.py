@@ -37,7 +37,7 @@ def one(tiny_fit):
 
 def test_one_input_inverse_against_forward(one):
     fit, t, xmax = one
-    r = fit.reach(target=t, prob=0.9)
+    r = fit.reach(target=t, prob=0.9, discrepancy="off")
     assert isinstance(r, Reach) and r.along == "input" and r.scale == "x" and r.direction == "detected"
     assert r.increasing is False and r.target == t and r.reliable == fit.diagnostics().ok
     assert r.lower <= r.median <= r.upper
@@ -58,7 +58,7 @@ def test_one_input_inverse_against_forward(one):
 def test_by_probabilities_are_monotone_and_match_the_draws(one):
     fit, t, xmax = one
     xs = xmax * np.logspace(-1, 4, 12)
-    r = reach(fit, target=t, by=xs)
+    r = reach(fit, target=t, by=xs, discrepancy="off")
     assert r.by_prob.shape == (12,) and np.all(np.diff(r.by_prob) >= 0)
     assert r.by_prob[0] == 0.0 and r.by_prob[-1] > 0.5
     # P(expected value at X has reached t) is the share of draws whose reach is at most X
@@ -69,7 +69,9 @@ def test_by_probabilities_are_monotone_and_match_the_draws(one):
 def test_unreachable_target_is_counted_not_dropped(one):
     fit, _, _ = one
     e_min = float(np.min(fit.draws(["E"])["E"]))
-    r = fit.reach(target=0.5 * e_min, by=[1e9])  # below the irreducible loss of every draw
+    # below the irreducible loss of every draw: the law alone never gets there (with the discrepancy, whose
+    # sd grows without bound beyond the data, some draws would)
+    r = fit.reach(target=0.5 * e_min, by=[1e9], discrepancy="off")
     assert r.never_fraction == 1.0 and r.draws.size == len(fit.draws(["E"])["E"])
     assert np.isinf(r.median) and np.isinf(r.lower) and np.isinf(r.horizon)
     d = r.to_dict()
@@ -78,8 +80,28 @@ def test_unreachable_target_is_counted_not_dropped(one):
     json.dumps(d)  # no inf or NaN in the JSON
     # a bracket too short for some draws: they are counted as beyond it, and the interval says inf
     part = fit.reach(target=float(np.median(fit.forecast(x=[1e8], discrepancy="off").expected)),
-                     bracket=(100.0, 1e8))
+                     bracket=(100.0, 1e8), discrepancy="off")
     assert 0.2 < part.never_fraction < 0.8 and np.isinf(part.upper) and np.isfinite(part.lower)
+
+
+def test_reach_carries_the_forecasts_extrapolation_discrepancy(one):
+    fit, t, xmax = one
+    xs = xmax * np.array([0.5, 1.0, 3.0, 10.0, 30.0, 100.0])
+    on, off = fit.reach(target=t, by=xs), fit.reach(target=t, by=xs, discrepancy="off")
+    assert on.discrepancy.name == fit.config.discrepancy_spec == "default" and off.discrepancy.off
+    assert on.to_dict()["discrepancy"]["name"] == "default" and on.table().attrs["discrepancy"] == "default"
+    # inside the data nothing changes; beyond it the interval widens
+    np.testing.assert_array_equal(on.by_prob[:2], off.by_prob[:2])
+    assert on.lower < off.lower and on.never_fraction >= off.never_fraction
+    # P(reached by X) is the forward forecast's P(expected value at X has reached t), discrepancy included
+    n = on.draws.size
+    forward = [(fit.forecast(x=[x]).expected[:, 0] <= t).mean() for x in xs]
+    np.testing.assert_allclose(on.by_prob, forward, atol=4 * 0.5 / np.sqrt(n))
+    e = fit.forecast(x=[on.median]).expected[:, 0]
+    assert abs((e <= t).mean() - 0.5) < 4 * 0.5 / np.sqrt(n)
+    # the discrepancy's draws come from the seed: the same seed, the same answer
+    assert np.array_equal(fit.reach(target=t).draws, on.draws)
+    assert not np.array_equal(fit.reach(target=t, seed=123).draws, on.draws)
 
 
 def test_direction_detected_and_given(one):
@@ -124,7 +146,7 @@ def chin(tmp_path_factory):
 def test_frontier_inverse_against_forward(chin):
     fit, _ = chin
     t = 2.1  # below every simulated run (2.27 at the largest): an extrapolation
-    r = fit.reach(target=t, by=[1e20, 1e21, 1e22, 1e23, 1e24])
+    r = fit.reach(target=t, by=[1e20, 1e21, 1e22, 1e23, 1e24], discrepancy="off")
     assert r.along == "frontier" and r.scale == "C" and set(r.inputs) == {"N", "D"} and r.never_fraction == 0
     assert r.horizon > 0 and r.lower < r.median < r.upper
     # each draw's optimum loss at the median compute: half of them have reached t (interpolation in log C)
@@ -142,7 +164,7 @@ def test_frontier_inverse_against_forward(chin):
 
 def test_fixed_ratio_inverse_against_forward(chin):
     fit, _ = chin
-    r = reach(fit, target=2.1, tokens_per_param=20)
+    r = reach(fit, target=2.1, tokens_per_param=20, discrepancy="off")
     assert r.along == "tokens_per_param" and r.tokens_per_param == 20.0
     np.testing.assert_allclose(r.inputs["D"], 20 * r.inputs["N"], rtol=1e-12)
     np.testing.assert_allclose(6 * r.inputs["N"] * r.inputs["D"], r.draws, rtol=1e-9)
@@ -150,13 +172,13 @@ def test_fixed_ratio_inverse_against_forward(chin):
     e = _law_median(fit, {"N": [m["N"]], "D": [m["D"]]})
     assert _median_exact(e) == pytest.approx(2.1, rel=1e-9)
     # at a fixed ratio the loss is above the optimum's, so more compute is needed than on the frontier
-    assert r.median > reach(fit, target=2.1).median
+    assert r.median > reach(fit, target=2.1, discrepancy="off").median
 
 
 def test_frontier_unreachable_below_the_irreducible_loss(chin):
     fit, _ = chin
     e_min = float(np.min(fit.draws(["E"])["E"]))
-    r = fit.reach(target=0.9 * e_min)
+    r = fit.reach(target=0.9 * e_min, discrepancy="off")
     assert r.never_fraction == 1.0 and np.isinf(r.median)
     assert all(v is None for v in r.to_dict()["inputs"]["N"].values())
     with pytest.raises(FitError, match="along"):

@@ -2,10 +2,18 @@
 
 For each posterior draw ``theta_s`` the reach scale ``x_s`` is the first scale of a bracket
 ``[lo, hi]`` at which the law's expected value ``f(x; theta_s)`` gets to the target ``t``:
-``f <= t`` for a decreasing metric (loss), ``f >= t`` for an increasing one (accuracy).  It is the
-law alone (parameter uncertainty): neither the noise of a new run nor the extrapolation
-discrepancy of :mod:`bayescale.spec.discrepancy` enters, so compare with
-``fit.forecast(..., discrepancy="off")``.
+``f <= t`` for a decreasing metric (loss), ``f >= t`` for an increasing one (accuracy).  The value
+that reaches it is the expected value as the forward forecast gives it: the law with the fit's
+extrapolation discrepancy (:mod:`bayescale.spec.discrepancy`, the fit's own setting unless
+``discrepancy=`` says otherwise) for log-scale likelihoods.  Each draw carries one standard normal
+``z_s`` (antithetic pairs, seeded) and follows ``f(x; theta_s) exp(z_s tau(x))``, where ``tau(x)`` is
+the discrepancy's sd at the horizon of ``x`` (0 inside the fitted range), with the relative form's
+unit, the forecast's own sd of log y, taken over the draws at ``x``: at every scale the values are
+distributed as the forward forecast's expected value there.  The noise of a single new run does not
+enter (the target is the expected value).  ``discrepancy="off"`` gives the law alone, as
+``fit.forecast(..., discrepancy="off")``.  Because ``tau`` jumps from 0 to ``b s0`` at the edge of the
+data, a draw with ``z_s > 0`` can step away from the target there; such a draw reaches it later or
+never, which is the honest reading of a prior that says forecasts beyond the data may be off.
 
 It is located on a grid in ``log x`` (``grid`` points per decade), which checks that the draw's
 curve crosses the target inside the bracket, then refined by bisection in ``log x`` (a curve that
@@ -22,7 +30,8 @@ Direction: with ``increasing=None`` it is detected from the posterior medians ``
 the law at the smallest and largest fitted scale: a target between them is crossed inside the
 data, in the direction of the curve there; otherwise the metric must move from ``v_hi`` towards
 the target (a target below ``v_hi`` is reached by falling, like a loss).  ``increasing=True`` (or
-``False``) overrides it, e.g. for accuracy-like metrics flat at chance over the data.
+``False``) overrides it, e.g. for accuracy-like metrics flat at chance over the data.  The direction is
+detected on the law alone (inside the data the discrepancy is 0).
 
 Laws of two inputs (N, D): the scale is compute ``C = k N D`` (``k = 6``), either along the
 compute-optimal frontier (``along="frontier"``: each draw's loss at the optimum ``L*(C)`` from
@@ -42,6 +51,7 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws
+from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy
 from .allocation import allocate_draws
 
 __all__ = ["Reach", "reach"]
@@ -74,6 +84,7 @@ class Reach:
     law: str = ""
     tokens_per_param: float | None = None
     flops_per_token_param: float | None = None
+    discrepancy: Discrepancy = OFF
 
     never_fraction = property(lambda self: float(np.mean(~np.isfinite(self.draws))),
                               doc="Fraction of draws not reaching the target inside the bracket (counted beyond it).")
@@ -109,7 +120,7 @@ class Reach:
         df["prob"] = self.prob
         df.attrs.update(target=self.target, increasing=self.increasing, along=self.along, law=self.law,
                         never_fraction=self.never_fraction, at_start_fraction=self.at_start_fraction,
-                        reliable=self.reliable)
+                        reliable=self.reliable, discrepancy=self.discrepancy.name)
         return df
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +138,7 @@ class Reach:
             "bracket": [float(b) for b in self.bracket], "horizon": _num(self.horizon),
             "by": [{"scale": float(x), "probability": float(p)} for x, p in zip(self.by, self.by_prob)],
             "reliable": self.reliable, "law": self.law, "draws": int(self.draws.size),
+            "discrepancy": self.discrepancy.to_dict(),
         }
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -178,6 +190,22 @@ class _Path:
             raise FitError(f"reach needs a law of one input, or two (N, D); law {law.name!r} has "
                            f"{', '.join(self.names)}")
 
+    def horizon(self, u: np.ndarray, logs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Decades beyond the fitted range at scales ``exp(u)``: of the input itself, of N and D at the
+        fixed ratio, or of the draws' median N* and D* on the frontier (``logs`` from :meth:`grid`)."""
+        if self.along == "input":
+            xin = {self.scale: np.exp(u)}
+        elif self.along == "tokens_per_param":
+            xin = self._ratio_inputs(u)
+        else:
+            with np.errstate(all="ignore"):
+                xin = {k: np.exp(np.nanmedian(np.where(np.isfinite(v), v, np.nan), axis=0)) for k, v in logs.items()}
+        h = np.zeros(np.shape(u))
+        with np.errstate(all="ignore"):
+            for k, v in xin.items():
+                h = np.fmax(h, np.log10(np.asarray(v, dtype=float) / float(np.max(self.fit.data.inputs[k]))))
+        return np.clip(h, 0.0, None)
+
     def _ratio_inputs(self, u: np.ndarray) -> dict[str, np.ndarray]:
         n = np.exp((u - np.log(self.k * self.ratio)) / 2)
         return {self.names[0]: n, self.names[1]: self.ratio * n}
@@ -209,7 +237,8 @@ class _Path:
 
 def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str = "frontier",
           tokens_per_param: float | None = None, bracket: tuple[float, float] | None = None,
-          increasing: bool | None = None, flops_per_token_param: float = 6.0, grid: int = 16) -> Reach:
+          increasing: bool | None = None, flops_per_token_param: float = 6.0, grid: int = 16,
+          discrepancy: Any = None, seed: int | None = None) -> Reach:
     """Posterior of the scale at which the law's expected value reaches ``target`` (module docstring).
 
     ``target`` (> 0) is the value to reach, e.g. a loss; ``prob`` the interval's probability; ``by`` one or
@@ -218,7 +247,9 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
     default) or at ``D = tokens_per_param * N`` (giving ``tokens_per_param`` selects it), with
     ``C = flops_per_token_param * N * D``.  ``bracket`` is the range of scales searched (default: smallest
     fitted scale to 10^6 times the largest); ``increasing`` says whether the metric reaches the target by
-    rising (detected when None); ``grid`` is the number of grid points per decade.
+    rising (detected when None); ``grid`` is the number of grid points per decade.  ``discrepancy``
+    (default: the fit's own) is the extrapolation uncertainty each draw carries, ``"off"`` for the law
+    alone; ``seed`` (default: the fit's own) draws its ``z_s``.
     """
     check_prob(prob)
     if np.ndim(target) != 0:
@@ -229,6 +260,9 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
     if increasing not in (None, True, False) or not isinstance(grid, (int, np.integer)) or grid < 2:
         raise FitError(f"increasing must be True, False or None (got {increasing!r}) and grid an integer >= 2 "
                        f"(points per decade; got {grid!r})")
+    disc = get_discrepancy(fit.config.discrepancy_spec if discrepancy is None else discrepancy)
+    if not fit.likelihood.log_scale:
+        disc = OFF  # as in the forward forecast: the discrepancy is on log y
     path = _Path(fit, along, ratio, k)
     xs = None if by is None else _positive(by, "by")
     fmin, fmax = float(np.min(path.fitted)), float(np.max(path.fitted))
@@ -252,6 +286,8 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
     n_grid = max(2, int(np.ceil(np.log10(hi / lo) * grid)) + 1)
     u = np.linspace(np.log(lo), np.log(hi), n_grid)
     vals, logs = path.grid(u)
+    shift = _Shift(fit, disc, seed, vals.shape[0])
+    vals = shift.apply(vals, u, logs, path)
     hit = reached(vals)
     any_hit, j = hit.any(axis=1), np.argmax(hit, axis=1)
     start = any_hit & (j == 0)
@@ -274,7 +310,7 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
         else:  # bisection in log x: a not reached, b reached
             for _ in range(_BISECTIONS):
                 c = (a + b) / 2
-                ok = reached(path.at(c, mid))
+                ok = reached(shift.at(path.at(c, mid), c, mid, path))
                 a, b = np.where(ok, a, c), np.where(ok, c, b)
             ub = b
             if path.along == "tokens_per_param":
@@ -285,7 +321,7 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
     res = Reach(target=t, increasing=up, direction=how, along=path.along, scale=path.scale, draws=out,
                 at_start=start, inputs=ins, at_median={}, bracket=(float(lo), float(hi)), fitted_max=fmax,
                 prob=float(prob), reliable=fit.diagnostics().ok, law=fit.law.name, tokens_per_param=ratio,
-                flops_per_token_param=None if path.along == "input" else k)
+                flops_per_token_param=None if path.along == "input" else k, discrepancy=disc)
     med = res.median
     at_med = {path.scale: med}
     if path.along == "tokens_per_param" and np.isfinite(med):
@@ -295,4 +331,44 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
         at_med.update({path.names[0]: nmed, path.names[1]: med / (k * nmed)})
     if xs is None:
         return replace(res, at_median=at_med)
-    return replace(res, at_median=at_med, by=xs, by_prob=reached(path.grid(np.log(xs))[0]).mean(axis=0))
+    v_by, logs_by = path.grid(np.log(xs))
+    v_by = shift.apply(v_by, np.log(xs), logs_by, path)
+    return replace(res, at_median=at_med, by=xs, by_prob=reached(v_by).mean(axis=0))
+
+
+class _Shift:
+    """Each draw's extrapolation discrepancy, ``exp(z_s tau(u))``, with one antithetic ``z_s`` per draw."""
+
+    def __init__(self, fit, disc: Discrepancy, seed: int | None, n: int) -> None:
+        self.disc, self.sigma, self.z = disc, 0.0, np.zeros(n)
+        self._u = self._base = np.zeros(1)
+        if disc.off:
+            return
+        if seed is None:
+            seed = fit.settings.get("seed")
+        self.sigma = float(np.median(np.asarray(fit.draws(["sigma"])["sigma"], dtype=float)))
+        rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, 0x2EAC])
+        half = rng.standard_normal((n + 1) // 2)
+        self.z = np.concatenate([half, -half])[:n]  # antithetic: the shift is symmetric in log y
+
+    def apply(self, vals: np.ndarray, u: np.ndarray, logs: Mapping[str, np.ndarray], path: _Path) -> np.ndarray:
+        """Values ``vals`` (draws, len(u)) shifted; the relative unit is the sd of log ``vals`` over draws."""
+        if self.disc.off:
+            return vals
+        with np.errstate(all="ignore"):
+            lv = np.log(np.abs(vals))
+            sd = np.nanstd(np.where(np.isfinite(lv), lv, np.nan), axis=0)
+        base = np.sqrt(np.nan_to_num(sd) ** 2 + self.sigma ** 2)
+        if np.size(u) > 1:
+            self._u, self._base = np.asarray(u, dtype=float), base  # for :meth:`at`, between grid points
+        tau = self.disc.sd(path.horizon(u, logs), base)
+        with np.errstate(all="ignore"):
+            return vals * np.exp(self.z[:, None] * tau[None, :])
+
+    def at(self, v: np.ndarray, u: np.ndarray, idx: np.ndarray, path: _Path) -> np.ndarray:
+        """Values ``v`` of draws ``idx`` at their own scales ``exp(u)`` (one-input and fixed-ratio paths)."""
+        if self.disc.off:
+            return v
+        tau = self.disc.sd(path.horizon(u, {}), np.interp(u, self._u, self._base))  # the unit is smooth in u
+        with np.errstate(all="ignore"):
+            return v * np.exp(self.z[idx] * tau)

@@ -149,8 +149,10 @@ def print_reach(r) -> None:
     if r.at_start_fraction > 0:
         print(f"  draws already there at {r.scale} = {r.bracket[0]:.3g}: {r.at_start_fraction:.1%}")
     if np.isfinite(r.median):
-        print(f"  the median lies {r.horizon:.2f} decades beyond the largest fitted {r.scale}; the law alone "
-              "(no extrapolation discrepancy, no run-to-run noise)")
+        extra = ("the law alone (no extrapolation discrepancy)" if r.discrepancy.off else
+                 f"the law with its extrapolation discrepancy ({r.discrepancy.name}), as the forward forecast")
+        print(f"  the median lies {r.horizon:.2f} decades beyond the largest fitted {r.scale}; {extra} "
+              "(no run-to-run noise)")
     for x, p in zip(r.by, r.by_prob):
         print(f"  P(reached by {r.scale} = {x:.4g}) = {p:.3f}")
     if not r.reliable:
