@@ -139,6 +139,9 @@ def test_high_pareto_k_is_flagged_or_refitted(pl):
         np.testing.assert_array_equal(data.y[:n], f.data.y)
     with pytest.raises(FitError, match="refit must be a function"):
         f.design(target=1e9, candidates=[1e9], refit="yes")
+    with pytest.raises(FitError, match="max_refits"):
+        f.design(target=1e9, candidates=[1e9], refit=fake_refit, max_refits=-1)
+    assert not calls[1:]  # nothing was refitted by the rejected calls
 
 
 def test_python_api_rejects_bad_input(tiny_fit):
@@ -160,7 +163,7 @@ def test_cli_json_and_table(tiny_fit_path, capsys):
     assert main(["design", str(tiny_fit_path), "--target", "1e8", "--candidates", "1e3", "1e6", "3e7",
                  "--outcomes", "8", "--seed", "2", "--prob", "0.8", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert {"law", "target", "prob", "width", "width_observation", "horizon", "outcomes", "seed", "cost", "k_max",
+    assert {"law", "target", "prob", "width", "width_observation", "horizon", "outcomes", "seed", "cost", "k_threshold",
             "refit", "reliable", "discrepancy", "candidates", "diagnostics"} <= set(rep)
     assert rep["target"] == {"x": 1e8} and rep["prob"] == 0.8 and rep["outcomes"] == 8 and rep["seed"] == 2
     assert rep["cost"] == "x" and isinstance(rep["diagnostics"]["ok"], bool)

@@ -110,7 +110,7 @@ class Design:
         """JSON-ready: the target, widths now, settings, and ``candidates`` ranked (their records)."""
         return {"law": self.law, "target": {k: float(v) for k, v in self.target.items()}, "prob": self.prob,
                 "width": self.width, "width_observation": self.width_observation, "horizon": self.horizon,
-                "outcomes": self.outcomes, "seed": self.seed, "cost": self.cost, "k_max": K_MAX,
+                "outcomes": self.outcomes, "seed": self.seed, "cost": self.cost, "k_threshold": K_MAX,
                 "refit": self.refit, "reliable": self.reliable, "discrepancy": dict(self.discrepancy),
                 "candidates": [_jsonable(r) for r in self.rows]}
 
@@ -263,6 +263,9 @@ def design(fit, *, target: Any, candidates: Any, cost: Any = None, prob: float =
         raise FitError(f"outcomes must be an integer >= 2 (simulated results per candidate), got {outcomes!r}")
     if refit is not None and not callable(refit):
         raise FitError(f"refit must be a function (fit, data) -> Fit such as bayescale.refit, or None; got {refit!r}")
+    if max_refits is not None and (isinstance(max_refits, bool) or not isinstance(max_refits, (int, np.integer))
+                                   or max_refits < 0):
+        raise FitError(f"max_refits must be an integer >= 0 (refits per candidate) or None (all), got {max_refits!r}")
     if seed is None:
         seed = fit.settings.get("seed")
     disc = get_discrepancy(fit.config.discrepancy_spec)
