@@ -246,3 +246,43 @@ def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     assert (tmp_path / "calibration.png").stat().st_size > 5_000
     # leave-one-dataset-out: nothing learned on a scored data set (the values differ per data set)
     assert "backtest" in table and "relative" in table
+
+
+# ----------------------------------------------------------------------------- next-run design backtest
+def test_design_backtest_split_and_metrics():
+    import design_backtest as db
+
+    x = np.logspace(0, 4, 41)  # u = 0, 0.1, ..., 4
+    fitted, target, cand = db.split(x, 0.45, 5)
+    assert fitted.tolist() == list(range(19)) and target == 40  # u <= 1.8
+    assert cand.tolist() == [20, 25, 29, 33, 38] and fitted[-1] < cand.min() and cand.max() < target
+    rec = {"candidates": [1.0, 2.0, 4.0, 8.0], "settings": {"off": {
+        "realised": [0.1, 0.2, 0.3, 0.5], "expected": [0.1, 0.25, 0.2, 0.6], "pick_unit": 3, "pick_per_cost": 0}}}
+    m = db.metrics(rec, "off")
+    assert m["unit cost"] == {"design": 0.5, "random": pytest.approx(0.275), "largest": 0.5, "oracle": 0.5}
+    # per unit relative cost x / 8: 0.8, 0.8, 0.6, 0.5
+    assert m["per cost"]["design"] == pytest.approx(0.8) and m["per cost"]["largest"] == pytest.approx(0.5)
+    assert m["per cost"]["random"] == pytest.approx(np.mean([0.8, 0.8, 0.6, 0.5]))
+    # budget: runs up to the middle candidate's cost (x <= 2); design takes the best expected among them
+    assert m["budget"] == {"design": 0.2, "random": pytest.approx(0.15), "largest": 0.2, "oracle": 0.2}
+    assert m["_rho"] == pytest.approx(0.8)
+
+
+@pytest.mark.slow
+def test_design_backtest_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/design_backtest.py --quick``: 2 curves, 3 candidates, real refits with tiny draws."""
+    script = Path(ex.__file__).with_name("design_backtest.py")
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert len(row["candidates"]) == 3 and row["x_fit_max"] < min(row["candidates"]) < row["target"]
+        for disc in ("default", "off"):
+            s = row["settings"][disc]
+            assert len(s["realised"]) == len(s["expected"]) == 3 and s["width_before"] > 0
+            assert all(np.isfinite(s["realised"])) and 0 <= s["pick_unit"] < 3
+    table = (tmp_path / "table.md").read_text()
+    assert "| unit cost |" in table and "| per cost |" in table and "| budget |" in table
+    assert "design >= random" in r.stdout
