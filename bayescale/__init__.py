@@ -35,3 +35,4 @@ __all__ = [
 from .inference.allocation import optimal_allocation, isoflop_data  # noqa: E402,F401
 from .evaluate.compare import Comparison, compare  # noqa: E402,F401
 from .evaluate.many import ManyResult, fit_many  # noqa: E402,F401
+from .inference.chain import Chained, chain  # noqa: E402,F401  (scale -> loss -> metric)

@@ -21,7 +21,7 @@ from ..inference.fit import fit, load
 from ..present.text import fit_report, print_fit, print_groups, print_reach
 from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
-from . import allocate_cmd, compare_cmd, design_cmd, report_cmd
+from . import allocate_cmd, chain_cmd, compare_cmd, design_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
                    integer, parse_input_targets, parse_where, positive_number, seed, targets_of)
 from .args import targets as parse_targets
@@ -38,6 +38,7 @@ _FORECAST_EXAMPLES = """examples:
   bayescale forecast chin.nc --at-input N=7e10,D=1.4e12 --prob 0.5
   bayescale forecast bnsl.nc --reach 2.1 --by 1e4 1e5 --json     # scale at which the law reaches 2.1
   bayescale forecast chin.nc --reach 2.0 --tokens-per-param 20     # compute C = 6ND to reach loss 2.0
+  bayescale forecast loss.nc --then acc.nc --at 1e23 1e24 --json  # accuracy through the forecast loss
 """
 
 
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_prob_arg(fc, "parameter and forecast intervals")
     fc.add_argument("--seed", type=seed, default=None, help="seed of new-observation draws (default: the fit's seed)")
     fc.add_argument("--json", action="store_true", help="print one JSON object")
+    fc.add_argument("--then", metavar="SECOND.nc", default=None,
+                    help="chain: a saved fit of loss -> downstream metric (one input, this fit's metric); "
+                         "forecast that metric at the targets through this fit's forecast loss")
     r = fc.add_argument_group("inverse forecast (instead of --at / --at-input)")
     r.add_argument("--reach", type=positive_number("--reach target"), default=None, metavar="TARGET",
                    help="the scale at which the law's expected value reaches TARGET (e.g. a loss), per draw; "
@@ -162,6 +166,8 @@ def _fit_groups(a, law, where, targets) -> int:
 
 
 def _cmd_forecast(a) -> int:
+    if a.then is not None:
+        return chain_cmd.run(a)
     if a.reach is None and (a.by or a.along or a.tokens_per_param is not None or a.direction):
         raise BayescaleError("--by, --along, --tokens-per-param and --direction go with --reach TARGET")
     if a.reach is not None and (a.at or a.at_input):
