@@ -248,6 +248,23 @@ def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     assert "backtest" in table and "relative" in table
 
 
+@pytest.mark.slow
+def test_nd_calibration_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/nd_calibration.py --quick``: two gadre curves scored before and after."""
+    script = Path(ex.__file__).with_name("nd_calibration.py")
+    out = tmp_path / "points.csv"
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "| gadre_overtraining | before | 2 |" in r.stdout and "| gadre_overtraining | after | 2 |" in r.stdout
+    pts = pd.read_csv(out)
+    assert pts["pit"].between(0, 1).all() and (pts["horizon"] > 0).all()
+    before, after = (pts[pts["when"] == w].reset_index(drop=True) for w in ("before", "after"))
+    np.testing.assert_allclose(before["log_err"], after["log_err"], atol=0.05)  # one fit, scored twice
+    # the extrapolation part only widens: each PIT moves towards the middle or stays
+    assert ((after["pit"] - 0.5).abs() <= (before["pit"] - 0.5).abs() + 0.02).all()
+
+
 # ----------------------------------------------------------------------------- next-run design backtest
 def test_design_backtest_split_and_metrics():
     import design_backtest as db
