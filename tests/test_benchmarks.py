@@ -303,3 +303,45 @@ def test_design_backtest_quick_runs_end_to_end(data_dir, tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "| unit cost |" in table and "| per cost |" in table and "| budget |" in table
     assert "design >= random" in r.stdout
+
+
+# ----------------------------------------------------------------------------- downstream (direct vs chained)
+def test_downstream_sigmoid_lsq_and_scores():
+    import downstream as dsb
+
+    x = np.geomspace(1e8, 1e10, 8)
+    y = dsb.sigmoid_curve(x, 0.25, 0.8, 1.2, np.log(1e9))
+    pred = dsb.fit_sigmoid_lsq(x, y)
+    np.testing.assert_allclose(pred(x), y, atol=1e-4)
+    loss = np.geomspace(1.5, 6, 10)
+    yd = dsb.sigmoid_curve(loss, 0.1, 0.9, 2.0, np.log(3.0), down=True)
+    assert np.all(np.diff(yd) < 0)  # falls with the loss
+    np.testing.assert_allclose(dsb.fit_sigmoid_lsq(loss, yd, down=True)(loss), yd, atol=1e-4)
+    s = dsb.score(0.5, 0.45, 0.4, 0.55, 0.3, 0.49)
+    assert s["abs_err"] == pytest.approx(0.05) and s["in90_law"] is True and s["in90_obs"] is False
+    assert dsb.score(0.5, 0.45)["in90_obs"] is None  # a point forecast has no interval
+
+
+@pytest.mark.slow
+def test_downstream_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/downstream.py --quick``: one case per section, tiny draws."""
+    script = Path(ex.__file__).with_name("downstream.py")
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert {r["section"] for r in rows} == {"obsscaling within family", "obsscaling paper split", "pythia", "gadre"}
+    methods = {r["method"] for r in rows}
+    assert {"bayescale direct", "bayescale chained", "LSQ sigmoid direct", "LSQ chained", "bayescale stage 1"} <= methods
+    for row in rows:
+        assert "failed" not in row, row
+        assert 0 <= row["truth"] and np.isfinite(row["median"])
+        if row["method"].startswith("bayescale"):
+            assert row["obs_lower"] <= row["median"] <= row["obs_upper"] and isinstance(row["in90_obs"], bool)
+        if row["method"] == "bayescale chained":
+            assert set(row["parts"]) == {"stage1", "stage2_parameters", "stage2_extrapolation", "noise"}
+    # the paper's split: fitted at FLOPs <= 84e21, forecast above it
+    paper = [r for r in rows if r["section"] == "obsscaling paper split"]
+    assert min(r["target"] for r in paper) > 84e21
+    table = (tmp_path / "table.md").read_text()
+    assert "### pythia" in table and "cov90 new obs" in table and "bayescale chained" in r.stdout

@@ -16,6 +16,7 @@ STUDIES = {
     "chinchilla": ("epoch_chinchilla", ["frontier.png", "results.md", "results.json"]),
     "porian_isoflops": ("porian_isoflops", ["isoflops.png", "results.md", "results.json"]),
     "intervals": ("revisiting_nsl", ["interval_parts.png", "results.md", "results.json"]),
+    "downstream": ("pythia_evals", ["downstream.png", "results.md", "results.json"]),
 }
 
 
@@ -44,6 +45,17 @@ def test_case_study_quick(study, tmp_path):
         assert parts[0]["sd_log"]["extrapolation"] == 0  # the largest fitted scale: inside the range
         assert parts[2]["sd_log"]["extrapolation"] > parts[1]["sd_log"]["extrapolation"] > 0
         assert set(res["held_out_inside_90"]) >= {"parameters only", "all three (new run, default)"}
+    elif study == "downstream":
+        assert set(res["tasks"]) == {"arc_easy", "lambada_openai"} and res["targets"] == [6.9e9, 12e9]
+        for t in res["tasks"].values():
+            assert t["n_stage2"] > 50  # every checkpoint from step 1000 on of the fitted sizes
+            for f in t["forecasts"]:
+                for way in ("direct", "chained"):
+                    r = f[way]
+                    assert r["lower"] <= r["median"] <= r["upper"] and r["obs_lower"] <= r["median"] <= r["obs_upper"]
+                assert set(f["chained"]["parts"]) == {"stage1", "stage2_parameters", "stage2_extrapolation", "noise"}
+        assert res["direct"]["points"] == res["chained"]["points"] == 4
+        assert 0 <= res["chained"]["coverage90_new_obs"] <= 1
     else:
         for cfg in res["configs"].values():
             assert 0 <= cfg["coverage_new_observation"] <= 1 and cfg["rmsle_median"] > 0

@@ -1,0 +1,375 @@
+r"""Downstream accuracy forecasts: direct (scale -> accuracy) against chained (scale -> loss -> accuracy).
+
+Three real data sets, read through ``bayescale.data_dir()`` (never copied here):
+
+* **obsscaling** (Ruan et al. 2024; 148 public base models, no losses):
+  - *within family*: every family with at least 6 sizes (Qwen1.5, Pythia, OPT, RWKV, Cerebras-GPT; RWKV's
+    instruction-tuned ``rwkv-raven-14b`` is left out: it repeats the 14B size), x = parameters; fit all but
+    the largest size, forecast the largest that has a value, on MMLU, ARC-C and the four arithmetic tasks of
+    the emergent file (joined on ``Model``; only Qwen1.5, Pythia and OPT have them);
+  - *the paper's split*: every model with a ``FLOPs (1E21)`` value, x = FLOPs; fit FLOPs <= 84e21,
+    forecast the larger models, per task (models of all families together).
+  This data set has no loss, nor any loss-like metric measured on the same text for every model (the
+  paper's intermediate is a principal component of benchmark scores), so it gets the direct approach
+  only; the chained comparison is done on Pythia and on Gadre et al.'s runs, which have a loss.
+* **pythia_evals** (Biderman et al. 2023), both series (standard and deduplicated Pile): fit the sizes up
+  to 2.8B at the final step (143000), forecast 6.9B and 12B on lambada_openai, piqa, arc_easy,
+  arc_challenge, sciq and winogrande (``acc``).  Chained: stage 1 is ``power_law_offset`` of the LAMBADA
+  log-perplexity (the cross-entropy of the last word, a loss) in N on the same fitted sizes; stage 2 maps
+  that loss to the task's accuracy, fitted on every checkpoint from step 1000 on of the fitted sizes (the
+  Llama 3 recipe fits stage 2 on many models and checkpoints); ``bs.chain`` carries both.
+* **gadre_overtraining** (Gadre et al. 2024), per training corpus (C4, RedPajama, RefinedWeb): fit the
+  runs with N <= 411M (all token multipliers), forecast the 1.4B and 6.9B runs' 17-task average accuracy
+  (1 - ``err_avg17``).  Chained: stage 1 ``chinchilla`` L(N, D) of the C4-eval loss, stage 2 loss ->
+  accuracy on the same fitted runs; direct: accuracy in compute 6ND.
+
+Laws.  Accuracy in scale: a sigmoid in log x with a floor and a ceiling below 1,
+``acc = F + (c - F) sigmoid(k (log x - m))``; accuracy in loss: the same, falling with the loss,
+``acc = F + (c - F) sigmoid(k (m - log L))``.  Priors: F ~ Uniform(0, y_min) (chance level inferred: some
+accuracies lie below chance), c ~ Uniform(y_max, 1), k ~ HalfNormal(2) (per unit of natural log), m ~
+Normal(log x_ref, 5).  Likelihood: ``lognormal`` (multiplicative noise on the accuracy).  These laws are made
+here with ``bs.make_law`` (the catalogue had no bounded laws when this was written).  Arithmetic accuracies
+of exactly 0 or 1 (2000 items) are clipped to [1/4000, 1 - 1/4000] for the log-scale likelihood.
+
+Baselines: the same sigmoid fitted by least squares on the accuracy (scipy ``least_squares``, bounded, 6
+starts; a point forecast, no interval); for the chained baseline, least-squares stages (power law with
+offset on the loss, then the sigmoid in the loss), as Llama 3's point fits.
+
+Figures per forecast point: absolute error of the median (accuracy points), whether the 90% interval of a
+new observation holds the truth (``cov90``) and of the law's expected value (``cov90 law``).  Sampling:
+nutpie, 2 chains x 500 draws, 500 tuning steps, target_accept 0.95, seed 0 (``--quick``: 2 x 100 on a
+subset).  Each compiled model is reused across fits of its law (bayescale's in-process cache).
+
+Usage::
+
+    python benchmarks/downstream.py            # everything (rows.jsonl, table.md in --out; the table printed)
+    python benchmarks/downstream.py --quick    # smoke test: one case per section, tiny draws
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+import bayescale as bs
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import baselines as bl  # noqa: E402
+
+PROB = 0.9
+CLIP = 1 / 4000
+OBS_TASKS = ["MMLU", "ARC-C"]
+ARITH = ["arithmetic_3ds_2_acc", "arithmetic_3da_2_acc", "arithmetic_2dm_2_acc", "arithmetic_2da_2_acc"]
+PY_TASKS = ["lambada_openai", "piqa", "arc_easy", "arc_challenge", "sciq", "winogrande"]
+FAMILIES_MIN = 6
+PAPER_CUT = 84.0
+
+_PRIORS = [{"name": "F", "prior": "Uniform(lower=0, upper=y_min)",
+            "reason": "floor (chance level), inferred: below every observed accuracy"},
+           {"name": "c", "prior": "Uniform(lower=y_max, upper=1)", "reason": "ceiling below 1, above the data"},
+           {"name": "k", "prior": "HalfNormal(sigma=2)", "reason": "slope per unit of natural log"},
+           {"name": "m", "prior": "Normal(mu=log(x_ref), sigma=5)", "reason": "log of the midpoint"}]
+UP = bs.make_law(name="sigmoid_up", formula="F + (c - F) * sigmoid(k * (log(x) - m))", inputs=["x"],
+                 parameters=_PRIORS, description="accuracy rising in log x between a floor F and a ceiling c")
+DOWN = bs.make_law(name="sigmoid_down", formula="F + (c - F) * sigmoid(k * (m - log(x)))", inputs=["x"],
+                   parameters=_PRIORS, description="accuracy falling in log loss between a ceiling c and a floor F")
+
+
+# ----------------------------------------------------------------------------- scoring and baselines
+def score(truth, median, lower=np.nan, upper=np.nan, obs_lower=np.nan, obs_upper=np.nan) -> dict:
+    """Absolute error of the median and whether each interval holds the truth (None without an interval)."""
+    out = {"truth": float(truth), "median": float(median), "abs_err": float(abs(median - truth))}
+    out["in90_law"] = None if np.isnan(lower) else bool(lower <= truth <= upper)
+    out["in90_obs"] = None if np.isnan(obs_lower) else bool(obs_lower <= truth <= obs_upper)
+    out.update(lower=float(lower), upper=float(upper), obs_lower=float(obs_lower), obs_upper=float(obs_upper))
+    return out
+
+
+def sigmoid_curve(x, F, c, k, m, down=False):
+    z = k * ((m - np.log(x)) if down else (np.log(x) - m))
+    return F + (c - F) / (1 + np.exp(-z))
+
+
+def fit_sigmoid_lsq(x, y, down=False):
+    """Least-squares sigmoid with floor and ceiling (the laws above); returns a predict function or None."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lo = [0.0, float(y.max()), 0.0, float(np.log(x.min())) - 12]
+    hi = [float(y.min()), 1.0, 20.0, float(np.log(x.max())) + 12]
+    if hi[0] <= lo[0]:
+        hi[0] = 1e-9
+    if hi[1] <= lo[1]:
+        lo[1] = hi[1] - 1e-9
+    best = None
+    lx = np.log(x)
+    for m0 in np.quantile(lx, [0.0, 0.5, 1.0]).tolist() + [lx.max() + 2]:
+        for k0 in (0.5, 2.0):
+            p0 = np.clip([0.5 * y.min(), 0.5 * (y.max() + 1), k0, m0], np.array(lo) + 1e-12, np.array(hi) - 1e-12)
+            try:
+                r = optimize.least_squares(lambda p: sigmoid_curve(x, *p, down=down) - y, p0, bounds=(lo, hi))
+            except ValueError:
+                continue
+            if best is None or r.cost < best.cost:
+                best = r
+    if best is None:
+        return None
+    return lambda t: sigmoid_curve(np.asarray(t, float), *best.x, down=down)
+
+
+# ----------------------------------------------------------------------------- Bayesian fits
+def bayes(df, law, x, y, kw):
+    """A fit, or the reason it failed (a one-line error)."""
+    try:
+        return bs.fit(df, law=law, x=x, y=y, **kw), None
+    except bs.BayescaleError as exc:
+        return None, str(exc)
+
+
+def forecast_rows(fc_table, truths, base: dict, method: str, ok: bool) -> list[dict]:
+    rows = []
+    for i, t in enumerate(truths):
+        r = fc_table.iloc[i]
+        rows.append({**base, "target": base["targets"][i], "method": method, "fit_ok": ok,
+                     **score(t, r["median"], r["lower"], r["upper"], r["obs_lower"], r["obs_upper"])})
+    return rows
+
+
+def point_rows(pred, truths, base: dict, method: str) -> list[dict]:
+    return [{**base, "target": base["targets"][i], "method": method, "fit_ok": pred is not None,
+             **score(t, np.nan if pred is None else float(pred[i]))} for i, t in enumerate(truths)]
+
+
+def direct_case(fit_df, xcol, ycol, targets, truths, base, kw, law=UP) -> list[dict]:
+    f, err = bayes(fit_df, law, xcol, ycol, kw)
+    rows = []
+    if f is None:
+        rows += [{**base, "target": t, "method": "bayescale direct", "failed": err} for t in targets]
+    else:
+        rows += forecast_rows(f.forecast(x=list(targets), prob=PROB).table(), truths, base, "bayescale direct",
+                              f.diagnostics().ok)
+    lsq = fit_sigmoid_lsq(fit_df[xcol], fit_df[ycol])
+    rows += point_rows(None if lsq is None else lsq(targets), truths, base, "LSQ sigmoid direct")
+    return rows
+
+
+# ----------------------------------------------------------------------------- obsscaling
+def obs_tables(root: Path) -> pd.DataFrame:
+    d = pd.read_csv(root / "obsscaling" / "base_llm_benchmark_eval.csv")
+    e = pd.read_csv(root / "obsscaling" / "base_llm_emergent_capability_eval.csv")
+    d = d.merge(e, on="Model", how="left")
+    d["params"] = d["Model Size (B)"] * 1e9
+    d["flops"] = d["FLOPs (1E21)"] * 1e21
+    for t in ARITH:
+        d[t] = d[t].clip(CLIP, 1 - CLIP)
+    return d[d["Model"] != "RWKV/rwkv-raven-14b"]
+
+
+def obs_within_family(d: pd.DataFrame, kw, quick=False) -> list[dict]:
+    rows = []
+    fams = d.groupby("Model Family")["params"].nunique()
+    fams = sorted(fams[fams >= FAMILIES_MIN].index)
+    for fam in (["Pythia"] if quick else fams):
+        for task in (["ARC-C"] if quick else OBS_TASKS + ARITH):
+            g = d[(d["Model Family"] == fam) & d[task].notna()].sort_values("params")
+            if g["params"].nunique() < FAMILIES_MIN:
+                continue
+            top = g["params"].max()
+            fit_df, held = g[g["params"] < top], g[g["params"] == top]
+            base = {"section": "obsscaling within family", "series": fam, "task": task,
+                    "targets": held["params"].tolist(), "n_fit": len(fit_df)}
+            rows += direct_case(fit_df, "params", task, held["params"].to_numpy(), held[task].to_numpy(), base, kw)
+            print(f"  {fam:<13} {task:<22} fit {len(fit_df)}, forecast {top / 1e9:g}B", flush=True)
+    return rows
+
+
+def obs_paper_split(d: pd.DataFrame, kw, quick=False) -> list[dict]:
+    rows = []
+    for task in (["ARC-C"] if quick else OBS_TASKS + ARITH):
+        g = d[d["flops"].notna() & d[task].notna()]
+        fit_df, held = g[g["FLOPs (1E21)"] <= PAPER_CUT], g[g["FLOPs (1E21)"] > PAPER_CUT]
+        base = {"section": "obsscaling paper split", "series": "all families", "task": task,
+                "targets": held["flops"].tolist(), "n_fit": len(fit_df), "models": held["Model"].tolist()}
+        rows += direct_case(fit_df, "flops", task, held["flops"].to_numpy(), held[task].to_numpy(), base, kw)
+        print(f"  paper split {task:<22} fit {len(fit_df)}, forecast {len(held)}", flush=True)
+    return rows
+
+
+# ----------------------------------------------------------------------------- chained cases
+def chained_case(f1, stage2_df, lcol, ycol, x_targets, truths, base, kw) -> list[dict]:
+    """Stage 2 fitted on ``stage2_df`` (loss -> accuracy), chained after the stage-1 fit ``f1``."""
+    f2, err = bayes(stage2_df, DOWN, lcol, ycol, kw)
+    if f2 is None or f1 is None:
+        return [{**base, "target": t, "method": "bayescale chained", "failed": err or "stage 1 failed"}
+                for t in base["targets"]]
+    c = bs.chain(f1, f2, x=x_targets, prob=PROB)
+    rows = forecast_rows(c.table(), truths, base, "bayescale chained", c.reliable)
+    t = c.table()
+    for i, r in enumerate(rows):
+        r.update(loss_median=float(t["loss_median"].iloc[i]), horizon_loss=float(t["horizon_loss"].iloc[i]),
+                 parts={k: float(t[f"sd_{k}"].iloc[i]) for k in c.forecast.parts},
+                 stage2_ok=f2.diagnostics().ok)
+    return rows
+
+
+def pythia(root: Path, kw, quick=False) -> list[dict]:
+    d = pd.read_csv(root / "pythia_evals" / "pythia_v1_zero_shot.csv")
+    rows = []
+    for dedup in ([0] if quick else [0, 1]):
+        s = d[d["deduped"] == dedup]
+        series = "deduped" if dedup else "standard"
+        fin = s[s["step"] == 143000]
+        ppl = fin[(fin["task"] == "lambada_openai") & (fin["metric"] == "ppl")].copy()
+        ppl["loss"] = np.log(ppl["value"])
+        fit_l = ppl[ppl["params_nominal"] <= 2.8e9]
+        held_l = ppl[ppl["params_nominal"] > 2.8e9].sort_values("params_nominal")
+        targets = held_l["params_nominal"].to_numpy()
+        f1, err1 = bayes(fit_l, "power_law_offset", "params_nominal", "loss", kw)
+        base = {"section": "pythia", "series": series, "task": "LAMBADA log-ppl (stage 1)",
+                "targets": targets.tolist(), "n_fit": len(fit_l)}
+        if f1 is not None:
+            rows += forecast_rows(f1.forecast(x=targets, prob=PROB).table(), held_l["loss"].to_numpy(), base,
+                                  "bayescale stage 1", f1.diagnostics().ok)
+        pl = bl.fit_power_law_lsq(x=fit_l["params_nominal"].to_numpy(), y=fit_l["loss"].to_numpy())
+        loss_lsq = pl.predict(targets)
+        rows += point_rows(loss_lsq, held_l["loss"].to_numpy(), base, "LSQ stage 1")
+        ck = s[(s["params_nominal"] <= 2.8e9) & (s["step"] >= 1000)]
+        cl = ck[(ck["task"] == "lambada_openai") & (ck["metric"] == "ppl")].set_index(["model", "step"])["value"]
+        for task in (["arc_easy", "lambada_openai"] if quick else PY_TASKS):
+            acc = fin[(fin["task"] == task) & (fin["metric"] == "acc")]
+            fit_a = acc[acc["params_nominal"] <= 2.8e9]
+            truth = acc.set_index("params_nominal").loc[targets, "value"].to_numpy()
+            base = {"section": "pythia", "series": series, "task": task, "targets": targets.tolist(),
+                    "n_fit": len(fit_a)}
+            rows += direct_case(fit_a, "params_nominal", "value", targets, truth, base, kw)
+            ca = ck[(ck["task"] == task) & (ck["metric"] == "acc")].set_index(["model", "step"])["value"]
+            s2 = pd.DataFrame({"loss": np.log(cl), "acc": ca}).dropna().reset_index(drop=True)
+            rows += chained_case(f1, s2, "loss", "acc", targets, truth, {**base, "n_fit_stage2": len(s2)}, kw)
+            lsq2 = fit_sigmoid_lsq(s2["loss"], s2["acc"], down=True)
+            rows += point_rows(None if lsq2 is None else lsq2(loss_lsq), truth, base, "LSQ chained")
+            print(f"  pythia {series:<8} {task:<15} stage 2 on {len(s2)} checkpoints", flush=True)
+    return rows
+
+
+def gadre(root: Path, kw, quick=False) -> list[dict]:
+    err = pd.read_csv(root / "gadre_overtraining" / "downstream_avg_error.csv")
+    loss = pd.read_csv(root / "gadre_overtraining" / "losses.csv")
+    loss = loss[loss["eval_set"] == "c4_val"][["run", "loss"]]
+    d = err.merge(loss, on="run")
+    d["acc17"] = 1 - d["err_avg17"]
+    rows = []
+    for corpus in (["rpj"] if quick else ["c4_original", "rpj", "rw_original"]):
+        g = d[d["train_dataset"] == corpus]
+        fit_df, held = g[g["params"] <= 4.2e8], g[g["params"] > 4.2e8].sort_values(["params", "tokens"])
+        targets = held["flops"].to_numpy()
+        truth = held["acc17"].to_numpy()
+        base = {"section": "gadre", "series": corpus, "task": "17-task avg accuracy", "targets": targets.tolist(),
+                "n_fit": len(fit_df), "runs": held["run"].tolist()}
+        rows += direct_case(fit_df, "flops", "acc17", targets, truth, base, kw)
+        f1, _ = bayes(fit_df, "chinchilla", ["params", "tokens"], "loss", kw)
+        xin = {"N": held["params"].to_numpy(), "D": held["tokens"].to_numpy()}
+        if f1 is not None:
+            lb = {**base, "task": "C4-eval loss (stage 1)"}
+            rows += forecast_rows(f1.forecast(x=xin, prob=PROB).table(), held["loss"].to_numpy(), lb,
+                                  "bayescale stage 1", f1.diagnostics().ok)
+        rows += chained_case(f1, fit_df, "loss", "acc17", xin, truth, base, kw)
+        print(f"  gadre {corpus:<12} fit {len(fit_df)}, forecast {len(held)}", flush=True)
+    return rows
+
+
+# ----------------------------------------------------------------------------- tables
+def _agg(rs: list[dict]) -> str:
+    ok = [r for r in rs if "failed" not in r]
+    ae = np.array([r["abs_err"] for r in ok if np.isfinite(r["abs_err"])])
+    o = [r["in90_obs"] for r in ok if r["in90_obs"] is not None]
+    la = [r["in90_law"] for r in ok if r["in90_law"] is not None]
+    fits = [r["fit_ok"] for r in ok]
+    cov = lambda v: f"{np.mean(v):.2f} ({sum(v)}/{len(v)})" if v else "n/a"  # noqa: E731
+    return (f"{len(rs)} | {np.mean(ae):.4f} | {np.median(ae):.4f} | {cov(o)} | {cov(la)} | "
+            f"{sum(fits)}/{len(rs)}" if ae.size else f"{len(rs)} | n/a | n/a | n/a | n/a | 0/{len(rs)}")
+
+
+HEAD = ("| {k} | method | points | mean abs err | median abs err | cov90 new obs | cov90 law | fits ok |\n"
+        "|---|---|---|---|---|---|---|---|")
+
+
+def table(rows: list[dict]) -> str:
+    out = []
+    for section in dict.fromkeys(r["section"] for r in rows):
+        rs = [r for r in rows if r["section"] == section]
+        out.append(f"\n### {section}\n\n" + HEAD.format(k="task"))
+        methods = list(dict.fromkeys(r["method"] for r in rs))
+        for task in ["all"] + list(dict.fromkeys(r["task"] for r in rs)):
+            for m in methods:
+                sel = [r for r in rs if r["method"] == m and (task == "all" or r["task"] == task)]
+                if task == "all" and "stage 1" in m:
+                    continue
+                if sel:
+                    out.append(f"| {task} | {m} | {_agg(sel)} |")
+    out.append("\n### every forecast point but the paper split's (truth, median [90% new-observation interval])\n")
+    out.append("| section | series | task | target | truth | bayescale direct | bayescale chained | LSQ direct | LSQ chained |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    key = lambda r: (r["section"], r["series"], r["task"], r["target"])  # noqa: E731
+    cells: dict = {}
+    for r in rows:
+        if r["section"] != "obsscaling paper split":  # 46 models per task: in rows.jsonl, not here
+            cells.setdefault(key(r), {})[r["method"]] = r
+    for k, by in cells.items():
+        def c(m):
+            r = by.get(m)
+            if r is None:
+                return ""
+            if "failed" in r:
+                return "failed"
+            s = f"{r['median']:.3f}"
+            if np.isfinite(r["obs_lower"]):
+                s += f" [{r['obs_lower']:.3f}, {r['obs_upper']:.3f}]" + ("" if r["fit_ok"] else " NOT OK")
+            return s
+        truth = next((r["truth"] for r in by.values() if "truth" in r), np.nan)
+        first = c("bayescale direct") or c("bayescale stage 1")
+        out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]:.3g} | {truth:.3f} | {first} | {c('bayescale chained')} | "
+                   f"{c('LSQ sigmoid direct') or c('LSQ stage 1')} | {c('LSQ chained')} |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smoke test: one case per section, 2 chains x 100 draws")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "downstream", help="output folder")
+    p.add_argument("--sections", nargs="+", default=["family", "paper", "pythia", "gadre"],
+                   choices=["family", "paper", "pythia", "gadre"], help="which parts to run (default all)")
+    a = p.parse_args(argv)
+    root = bs.data_dir()
+    kw = dict(draws=500, tune=500, chains=2, cores=2, target_accept=0.95, seed=0, progressbar=False)
+    if a.quick:
+        kw.update(draws=100, tune=100)
+    a.out.mkdir(parents=True, exist_ok=True)
+    warnings.filterwarnings("ignore")
+    t0 = time.time()
+    rows: list[dict] = []
+    d = obs_tables(root)
+    steps = {"family": lambda: obs_within_family(d, kw, a.quick), "paper": lambda: obs_paper_split(d, kw, a.quick),
+             "pythia": lambda: pythia(root, kw, a.quick), "gadre": lambda: gadre(root, kw, a.quick)}
+    for s in a.sections:
+        print(f"{s}:", flush=True)
+        rows += steps[s]()
+    with open(a.out / "rows.jsonl", "w") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, default=float) + "\n")
+    t = table(rows)
+    t += (f"\n\n{len(rows)} forecast rows; {time.time() - t0:.0f} s; sampling {kw['chains']} chains x "
+          f"{kw['draws']} draws, {kw['tune']} tuning steps, target_accept {kw['target_accept']}, seed 0")
+    (a.out / "table.md").write_text(t + "\n")
+    print(t)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
