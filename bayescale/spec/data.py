@@ -51,6 +51,9 @@ class Dataset:
     rows : tuple of str
         Each observation's place in the source (``"line 7"`` of a CSV file, ``"index 3"`` of a
         DataFrame), for messages that name rows; empty when unknown.
+    trials : ndarray or None
+        Items per observation (whole numbers > 0) for the binomial likelihood, where ``y`` is the
+        fraction of successes; None otherwise.
     """
 
     inputs: Mapping[str, np.ndarray] = field(hash=False)
@@ -58,6 +61,16 @@ class Dataset:
     columns: Mapping[str, str] = field(hash=False)
     source: str = ""
     rows: tuple[str, ...] = field(default=(), hash=False)
+    trials: np.ndarray | None = field(default=None, hash=False)
+
+    def subset(self, keep: np.ndarray) -> "Dataset":
+        """The observations selected by a boolean mask or indices (inputs, y, rows and trials alike)."""
+        keep = np.asarray(keep)
+        idx = np.flatnonzero(keep) if keep.dtype == bool else keep
+        return Dataset(inputs={k: np.asarray(v)[idx] for k, v in self.inputs.items()}, y=np.asarray(self.y)[idx],
+                       columns=self.columns, source=self.source,
+                       rows=tuple(self.rows[i] for i in idx) if self.rows else (),
+                       trials=None if self.trials is None else np.asarray(self.trials)[idx])
 
     def row_label(self, i: int) -> str:
         """Where observation ``i`` came from (``"line 7"``), or ``"observation i"`` when unknown."""
@@ -205,6 +218,8 @@ def load_data(
     inputs: Sequence[str] = ("x",),
     positive_y: bool = True,
     where: Mapping[str, str] | None = None,
+    trials: str | float | None = None,
+    likelihood: Any = None,
 ) -> Dataset:
     """Read and validate data for a law.
 
@@ -224,6 +239,12 @@ def load_data(
     where : mapping of column to value, optional
         Keep only rows whose column equals the value (compared as text), e.g.
         ``{"split": "fit"}``.  The selection is recorded in ``Dataset.source``.
+    trials : str or number, optional
+        Items per observation for the binomial likelihood: a column name or one whole number; ``y``
+        is then the fraction of successes (successes = ``round(y * trials)``).
+    likelihood : Likelihood, optional
+        When given, ``y`` is checked against its support (:meth:`Likelihood.support_error`: y > 0,
+        0 < y < 1 or 0 <= y <= 1) instead of by ``positive_y``.
 
     Raises
     ------
@@ -288,7 +309,8 @@ def load_data(
             f"the law takes {len(inputs)} input(s) ({', '.join(inputs)}) but {len(xcols)} x column(s) "
             f"were given ({', '.join(map(str, xcols))}); name one column per input, in that order"
         )
-    for c in [*xcols, y]:
+    tcol = trials if isinstance(trials, str) else None
+    for c in [*xcols, y, *([tcol] if tcol else [])]:
         if c not in frame.columns:
             raise _missing_column(src, c, frame.columns)
         if c in repeated:
@@ -309,7 +331,23 @@ def load_data(
             )
         arrays[name] = arr
     yarr = _numeric_column(frame, y, from_csv, src)
-    if positive_y:
+    tarr = _trials(frame, trials, from_csv, src)
+    if tarr is not None:
+        over = yarr > 1
+        if over.any():
+            pos = int(np.flatnonzero(over)[0])
+            raise DataError(
+                f"{src}: metric column {y!r} is {yarr[pos]:g} at {_row_label(frame, pos, from_csv)}: "
+                f"successes y * trials = {yarr[pos] * tarr[pos]:g} exceed the {tarr[pos]:g} trials; y is the "
+                "fraction of items right (successes / trials), from 0 to 1"
+            )
+    err = likelihood.support_error(yarr) if likelihood is not None else None
+    if err is not None:
+        pos, need = err
+        what = "non-positive value" if likelihood.support == "positive" else "value"
+        raise DataError(f"{src}: metric column {y!r} has {what} {yarr[pos]:g} at "
+                        f"{_row_label(frame, pos, from_csv)}; {need}")
+    if positive_y and likelihood is None:
         bad = yarr <= 0
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
@@ -321,7 +359,28 @@ def load_data(
     columns = dict(zip(inputs, xcols))
     columns["y"] = y
     rows = tuple(_row_label(frame, i, from_csv) for i in range(frame.shape[0]))
-    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where_txt or src, rows=rows)
+    return Dataset(inputs=arrays, y=yarr, columns=columns, source=where_txt or src, rows=rows, trials=tarr)
+
+
+def _trials(frame: pd.DataFrame, trials: str | float | None, from_csv: bool, src: str) -> np.ndarray | None:
+    """Items per row: a column or one number, each a whole number > 0; None when not given."""
+    if trials is None:
+        return None
+    if isinstance(trials, str):
+        arr, what = _numeric_column(frame, trials, from_csv, src), f"trials column {trials!r}"
+    else:
+        try:
+            value = float(trials)
+        except (TypeError, ValueError):
+            raise DataError(f"trials must be a column name or a whole number of items > 0, got {trials!r}") from None
+        arr, what = np.full(frame.shape[0], value), "trials"
+    bad = ~np.isfinite(arr) | (arr < 1) | (arr != np.round(arr))
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        at = f" at {_row_label(frame, pos, from_csv)}" if isinstance(trials, str) else ""
+        raise DataError(f"{src}: {what} is {arr[pos]:g}{at}: the number of items must be a whole number >= 1 "
+                        "(e.g. --trials 1319 for a benchmark of 1319 questions)")
+    return arr
 
 
 def data_stats(inputs: Mapping[str, np.ndarray], y: np.ndarray) -> dict[str, float]:

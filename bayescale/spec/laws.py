@@ -27,7 +27,7 @@ from .priors import Prior, parse_prior
 __all__ = ["Parameter", "Law", "ROLES", "make_law", "load_law", "get_law", "list_laws", "stat_names"]
 
 #: Names reserved for the likelihood and the metric.
-RESERVED = frozenset({"y", "sigma", "nu"})
+RESERVED = frozenset({"y", "sigma", "nu", "phi", "trials"})
 
 #: Roles a law may declare for its parameters (``[roles]`` in a law file):
 #: ``break_positions``, ``slope_changes`` and ``break_sharpness`` (one per break, in the same order; the

@@ -12,7 +12,10 @@ formulas (see :mod:`bayescale.formula`) that may use
   the first input);
 * parameters declared *earlier* in the law, which makes a prior conditional.
 
-Every prior is sampled **non-centred**: a standard variable ``<name>_raw`` is
+``Fixed(value=...)`` (or a bare number such as ``0.25``) is a point mass: the parameter is fixed
+at that value and nothing is sampled for it, e.g. a known chance level ``floor=0.25``.
+
+Every other prior is sampled **non-centred**: a standard variable ``<name>_raw`` is
 drawn and mapped through the prior's location and scale.  A conditional prior
 such as the one above therefore samples the amplitude *at the reference
 scale*, which removes the strong posterior correlation between an amplitude
@@ -150,6 +153,14 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         logpdf=lambda v, a: stats.gamma.logpdf(v, a["alpha"], scale=1.0 / a["beta"]),
         positive=("alpha", "beta"),
     ),
+    # a point mass: the parameter is fixed at a value (e.g. a known chance level), nothing is sampled
+    PriorFamily(
+        "Fixed", ("value",), "", "",
+        from_raw=lambda r, a, be: a["value"],
+        to_raw=lambda v, a: np.zeros_like(v),
+        draw=lambda a, rng, n: np.zeros(n) + a["value"],
+        logpdf=lambda v, a: np.where(v == a["value"], 0.0, -np.inf),
+    ),
 )}
 
 #: Allowed prior families and their required arguments.
@@ -187,6 +198,11 @@ class Prior:
         return frozenset(out)
 
     @property
+    def fixed(self) -> bool:
+        """True for a point mass (``Fixed(value=...)``): no variable is sampled for the parameter."""
+        return self.dist == "Fixed"
+
+    @property
     def value_suffix(self) -> str:
         """Suffix of the raw variable's value variable under PyMC's default transform."""
         return self.family.suffix
@@ -208,6 +224,10 @@ class Prior:
         import pymc as pm  # deferred: PyMC is needed only where a model is built
 
         a = self.arg_values(env, backend)
+        if self.fixed:
+            import pytensor.tensor as pt
+
+            return pt.as_tensor_variable(a["value"]).astype("float64")
         raw_name = f"{name}_raw"
         raw = {
             "Normal": lambda: pm.Normal(raw_name, 0.0, 1.0),
@@ -240,6 +260,10 @@ def parse_prior(text: str | Prior, *, param: str = "?") -> Prior:
     """
     if isinstance(text, Prior):
         return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        text = repr(float(text))
+    if isinstance(text, str) and _is_number(text):  # a bare number fixes the parameter
+        text = f"Fixed(value={text.strip()})"
     try:
         dist, args = parse_call(text)
     except LawError as exc:
@@ -259,6 +283,13 @@ def parse_prior(text: str | Prior, *, param: str = "?") -> Prior:
     prior = Prior(text=text, dist=dist, args=args)
     check_domain(prior, {}, param=param)
     return prior
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return bool(np.isfinite(float(text)))
+    except ValueError:
+        return False
 
 
 def check_domain(prior: Prior, env: Mapping[str, Any], *, param: str = "?") -> None:
