@@ -14,6 +14,7 @@ import pandas as pd
 from .errors import FitError
 from .predictive import observation_draws
 from .spec.laws import Law, get_law
+from .spec.likelihoods import get_likelihood
 
 __all__ = ["simulate", "TRUE_PARAMS", "default_design"]
 
@@ -31,6 +32,9 @@ TRUE_PARAMS: dict[str, dict[str, float]] = {
     "chinchilla": {"E": 1.82, "alpha": 0.348, "beta": 0.366, "A": 482.0, "B": 2085.0},
     # Kaplan et al. 2020, eq. 1.5
     "kaplan": {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13},
+    # bounded metrics: 4-way multiple choice rising to 85% around x = 1e4; an arithmetic-like jump
+    "sigmoid_floor": {"floor": 0.25, "ceiling": 0.85, "slope": 1.2, "x50": 1e4},
+    "bnsl1_error": {"floor": 0.0, "a": 0.05, "c0": 0.05, "c1": 3.0, "d1": 1e4, "f1": 0.2, "b": 1.13},
 }
 
 
@@ -58,6 +62,7 @@ def simulate(
     likelihood: str = "lognormal",
     repeats: int = 1,
     seed: int = 0,
+    trials: int | None = None,
 ) -> pd.DataFrame:
     """Simulate data from a law.
 
@@ -70,9 +75,13 @@ def simulate(
     params : mapping, optional
         True parameter values; :data:`TRUE_PARAMS` for catalogue laws.
     noise : float
-        ``sigma`` of the likelihood (sd of log y for lognormal).
-    likelihood : {"lognormal", "normal", "studentt"}
-        Student-t uses 4 degrees of freedom.
+        The likelihood's noise parameter: ``sigma`` (sd of log y for lognormal, of logit y for
+        logitnormal), or the precision ``phi`` for beta; unused by the binomial.
+    likelihood : str
+        A name of :data:`~bayescale.spec.likelihoods.LIKELIHOODS`; Student-t uses 4 degrees of freedom.
+    trials : int, optional
+        Items per observation for the binomial (``y`` is then the fraction right; a column
+        ``trials`` is added).
     repeats : int
         Observations per scale (seeds of one model size).
     seed : int
@@ -99,8 +108,13 @@ def simulate(
     xin = {k: np.repeat(v, repeats) for k, v in xin.items()}
     mu = np.asarray(law.evaluate(xin, {k: float(params[k]) for k in law.param_names}), dtype=float)
     rng = np.random.default_rng(seed)
-    y = observation_draws(mu[None, :], likelihood, {"sigma": np.array([noise]), "nu": np.array([4.0])}, rng)[0]
+    lik = get_likelihood(likelihood).bind(trials)
+    mu = lik.clip_mean(mu)
+    noise_values = {"sigma": np.array([noise]), "nu": np.array([4.0]), "phi": np.array([noise])}
+    y = observation_draws(mu[None, :], lik, noise_values, rng)[0]
     df = pd.DataFrame({**xin, "y": y})
+    if trials is not None:
+        df["trials"] = int(trials)
     df.attrs["params"] = dict(params)
     df.attrs["noise"] = noise
     return df

@@ -93,7 +93,8 @@ def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoR
     yt = fit.data.y[test]
     d = rf.diagnostics()
     return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()),
-                     lpd=tuple(float(v) for v in predictive_lpd(rf, xin, yt)), rmsle=rmsle(rf, xin, yt),
+                     lpd=tuple(float(v) for v in predictive_lpd(
+                         rf, xin, yt, None if fit.data.trials is None else fit.data.trials[test])), rmsle=rmsle(rf, xin, yt),
                      ok=d.ok, problems=d.problems)
 
 

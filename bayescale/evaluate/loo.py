@@ -122,7 +122,8 @@ class RefitWrapper(az.SamplingWrapper):
         """Draws of ``log p(y_i | theta_s^{(-i)})`` on the y scale, dims (chain, draw, obs) with one obs."""
         i = int(excluded_obs)
         data = self.fit.data
-        ll = pointwise_log_lik(idata__i, {k: v[[i]] for k, v in data.inputs.items()}, data.y[[i]])
+        ll = pointwise_log_lik(idata__i, {k: v[[i]] for k, v in data.inputs.items()}, data.y[[i]],
+                               None if data.trials is None else data.trials[[i]])
         post = idata__i.tree["posterior"]
         shape = (post.sizes["chain"], post.sizes["draw"], 1)  # Fit.draws flattens chain-major
         return xr.DataArray(ll.reshape(shape), dims=("chain", "draw", "obs"), coords={"obs": [i]})

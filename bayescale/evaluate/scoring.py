@@ -43,17 +43,18 @@ def log_density(
     return _finite(get_likelihood(likelihood).logpdf(np.asarray(y, dtype=float)[None, :], mu, noise))
 
 
-def pointwise_log_lik(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Draws of ``log p(y_j | theta_s)`` on the y scale, shape (S, m)."""
+def pointwise_log_lik(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray, trials=None) -> np.ndarray:
+    """Draws of ``log p(y_j | theta_s)`` on the y scale, shape (S, m); ``trials`` (binomial) are the points'
+    items, by default the fit's forecast trials."""
     mu = fit.expected({k: np.asarray(v, dtype=float) for k, v in inputs.items()})
-    lik = fit.likelihood
+    lik = fit.likelihood.bind(trials)
     noise = {k: v[:, None] for k, v in fit.draws(lik.noise_names).items()}
     return _finite(lik.logpdf(np.asarray(y, dtype=float)[None, :], mu, noise))
 
 
-def predictive_lpd(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+def predictive_lpd(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray, trials=None) -> np.ndarray:
     r"""Log predictive density of each point, ``log (1/S) sum_s p(y_j | theta_s)``, shape (m,)."""
-    ll = pointwise_log_lik(fit, inputs, y)
+    ll = pointwise_log_lik(fit, inputs, y, trials)
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
 
 
@@ -66,6 +67,5 @@ def rmsle(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray) -> float:
 
 
 def subset(ds: Dataset, keep: np.ndarray) -> Dataset:
-    """The points of ``ds`` where the boolean mask ``keep`` is true (same columns and source)."""
-    return Dataset(inputs={k: np.asarray(v)[keep] for k, v in ds.inputs.items()}, y=np.asarray(ds.y)[keep],
-                   columns=dict(ds.columns), source=ds.source)
+    """The points of ``ds`` where the boolean mask ``keep`` is true (same columns and source; trials kept)."""
+    return ds.subset(keep)

@@ -29,7 +29,8 @@ class FitConfig:
     Attributes
     ----------
     likelihood : str
-        ``"lognormal"``, ``"normal"`` or ``"studentt"`` (:mod:`bayescale.spec.likelihoods`).
+        ``"lognormal"``, ``"normal"``, ``"studentt"``, ``"logitnormal"``, ``"beta"`` or ``"binomial"``
+        (:mod:`bayescale.spec.likelihoods`).
     priors : tuple of (name, prior text)
         The user's prior overrides, in the order given.
     draws, tune, chains : int
@@ -49,6 +50,10 @@ class FitConfig:
         Extrapolation uncertainty of forecasts beyond the fitted range: a row of the learned table
         (``"default"``), ``"off"``, or values ``(("kappa", k), ("s0", s))``
         (:mod:`bayescale.spec.discrepancy`).
+    trials : int, str or None
+        Items per observation for the binomial likelihood: one whole number, or the name of the data's
+        column of them (then saved with the data); ``None`` for the other likelihoods.  A known chance
+        level is a prior override, ``("floor", "Fixed(value=0.25)")``, kept in ``priors``.
     """
 
     likelihood: str = "lognormal"
@@ -63,6 +68,7 @@ class FitConfig:
     auto_remedy: bool = True
     init: str = "optimize"
     discrepancy: Any = "default"
+    trials: int | str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.discrepancy, Mapping):  # kept hashable and JSON-able

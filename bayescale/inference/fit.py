@@ -62,6 +62,8 @@ def fit(
     config: FitConfig | None = None,
     group: str | None = None,
     pool: Sequence[str] | None = None,
+    trials: int | str | None = None,
+    floor: float | None = None,
 ) -> Fit | PooledFit:
     """Fit a scaling law by NUTS.
 
@@ -76,8 +78,10 @@ def fit(
         Metric column.
     priors : mapping, optional
         Prior overrides by parameter name, e.g. ``{"alpha": "Normal(mu=0.3, sigma=0.1)"}``.
-    likelihood : {"lognormal", "normal", "studentt"}
-        Multiplicative noise (default), additive noise, or robust Student-t on log y.
+    likelihood : {"lognormal", "normal", "studentt", "logitnormal", "beta", "binomial"}
+        Multiplicative noise (default), additive noise, robust Student-t on log y, or for metrics in
+        [0, 1] (accuracy) normal noise on logit y, beta noise, or binomial counts of ``trials`` items
+        (:mod:`bayescale.spec.likelihoods`).
     draws, tune, chains, cores, target_accept
         NUTS settings; ``cores`` defaults to ``min(chains, os.cpu_count())``.
     sampler : {"nutpie", "pymc", "numpyro"}, optional
@@ -106,15 +110,27 @@ def fit(
         ``group`` values at once, the parameters named in ``pool`` drawn around shared population
         values, the others per group; returns a :class:`PooledFit`.  To fit each group on its own,
         use :func:`bayescale.fit_many`.
+    trials : int or str, optional
+        For ``likelihood="binomial"``: the items per observation, one whole number or a column; ``y`` is
+        the fraction right (successes / trials).  Saved with the fit (a column's values with the data).
+    floor : float, optional
+        A known chance level for laws with a ``floor`` parameter (``sigmoid_floor``, ``bnsl1_error``):
+        fixes it, as the prior override ``{"floor": "Fixed(value=...)"}`` would; e.g. 0.25 for 4-way
+        multiple choice.  Without it the law's prior infers it (or keeps its default).
 
     Returns
     -------
     Fit
     """
     if config is None:
+        priors = _with_floor(priors, floor)
+        if isinstance(trials, (float, np.floating, np.integer)) and float(trials) == int(trials):
+            trials = int(trials)
         config = FitConfig(likelihood=likelihood, priors=(), draws=draws, tune=tune, chains=chains, cores=cores,
                            target_accept=target_accept, sampler=sampler, seed=seed, auto_remedy=auto_remedy,
-                           init=init, discrepancy=discrepancy).replace(priors=priors or {})
+                           init=init, discrepancy=discrepancy, trials=trials).replace(priors=priors or {})
+    elif floor is not None or trials is not None:
+        raise FitError("give floor and trials inside config (config.replace(...)), not beside it")
     if group is not None or pool:
         return _fit_groups(data, law=law, x=x, y=y, where=where, config=config, progressbar=progressbar,
                            group=group, pool=list(pool or []))
@@ -134,6 +150,21 @@ def _fit_groups(data, *, law, x, y, where, config: FitConfig, progressbar, group
     cores = config.cores or max(1, min(config.chains, os.cpu_count() or 1))
     return fit_pooled(ds, frame[group].tolist(), law=law, pool=pool, config=config, sampler=sampler, cores=cores,
                       progressbar=sys.stderr.isatty() if progressbar is None else progressbar)
+
+
+def _with_floor(priors: Mapping[str, str] | None, floor: float | None) -> dict[str, str]:
+    """The prior overrides with a known chance level fixed (``floor=`` of :func:`fit`, ``--floor``)."""
+    out = dict(priors or {})
+    if floor is None:
+        return out
+    if isinstance(floor, bool) or not isinstance(floor, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(floor) < 1:
+        raise FitError(f"floor (the chance level) must be a number from 0 up to 1 (exclusive), e.g. 0.25 for 4-way "
+                       f"multiple choice; got {floor!r}")
+    if "floor" in out:
+        raise FitError("give the chance level once: floor= or a prior for 'floor', not both")
+    out["floor"] = f"Fixed(value={float(floor)!r})"
+    return out
 
 
 def _check_config(cfg: FitConfig) -> str:
@@ -161,6 +192,15 @@ def _check_config(cfg: FitConfig) -> str:
     if cfg.init not in INITS:
         raise FitError(f"init must be 'optimize' or 'prior', got {cfg.init!r}")
     get_discrepancy(cfg.discrepancy_spec)  # raises for an unknown name or bad values
+    lik = get_likelihood(cfg.likelihood)
+    if cfg.trials is not None and not lik.needs_trials:
+        raise FitError(f"trials (items per observation) go with likelihood='binomial', not {cfg.likelihood!r}")
+    if lik.needs_trials and cfg.trials is None:
+        raise FitError("the binomial likelihood needs the number of items per observation: trials=N or a column "
+                       "name (CLI: --trials N or --trials COL)")
+    if cfg.trials is not None and not isinstance(cfg.trials, str) and (
+            isinstance(cfg.trials, bool) or not isinstance(cfg.trials, (int, np.integer)) or cfg.trials < 1):
+        raise FitError(f"trials must be a whole number of items >= 1 or a column name, got {cfg.trials!r}")
     return sampler
 
 
@@ -171,12 +211,12 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     overrides = config.prior_overrides or None
     resolved = resolve_priors(law, lik, overrides)
     if isinstance(data, Dataset):
-        ds = data
-        if lik.positive_y and np.any(ds.y <= 0):
-            raise DataError("the metric has non-positive values; use likelihood='normal'")
+        ds = _checked_dataset(data, lik, config)
     else:
         ds = load_data(data, x=list(law.inputs) if x is None else x, y=y, inputs=law.inputs,
-                       positive_y=lik.positive_y, where=where)
+                       positive_y=lik.positive_y, where=where, likelihood=lik,
+                       trials=config.trials if lik.needs_trials else None)
+    lik = lik.bind(ds.trials)
     check_identifiable(law, ds)
     check_prior_domains(resolved, data_stats(ds.inputs, ds.y))
     chains = int(config.chains)
@@ -199,6 +239,9 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
         tree = sample(model, target_accept=0.99, **kw)
         target_accept = 0.99
+    if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone
+        cd = tree["constant_data"].to_dataset().assign(trials=(("obs",), np.asarray(ds.trials, dtype=float)))
+        tree["constant_data"] = cd
     settings = {
         "law": law.name,
         "likelihood": lik.name,
@@ -217,6 +260,24 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         "bayescale_version": __version__,
     }
     return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)
+
+
+def _checked_dataset(ds: Dataset, lik, config: FitConfig) -> Dataset:
+    """A Dataset given directly: its metric checked against the likelihood, constant trials filled in."""
+    if lik.needs_trials and ds.trials is None:
+        if isinstance(config.trials, str):
+            raise DataError(f"the data carry no trials column {config.trials!r}; pass the table (a CSV path or "
+                            "DataFrame) or one number of trials")
+        ds = Dataset(inputs=ds.inputs, y=ds.y, columns=ds.columns, source=ds.source, rows=ds.rows,
+                     trials=np.full(ds.n, float(config.trials)))
+    if ds.trials is not None and np.any(ds.y > 1):
+        i = int(np.flatnonzero(ds.y > 1)[0])
+        raise DataError(f"{ds.row_label(i)}: successes y * trials = {ds.y[i] * ds.trials[i]:g} exceed the "
+                        f"{ds.trials[i]:g} trials; y is the fraction of items right, from 0 to 1")
+    err = lik.support_error(ds.y)
+    if err is not None:
+        raise DataError(f"{ds.row_label(err[0])}: the metric {ds.y[err[0]]:g} is out of range; {err[1]}")
+    return ds
 
 
 def refit(fit: Fit, data: Dataset, *, seed_offset: int = 0, cores: int | None = 1) -> Fit:
@@ -254,5 +315,6 @@ def load(path: str | os.PathLike) -> Fit:
         y=np.asarray(od["y"].values, dtype=float),
         columns=columns,
         source=str(attrs.get("bayescale_source", "")),
+        trials=np.asarray(cd["trials"].values, dtype=float) if "trials" in cd else None,
     )
     return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)

@@ -8,7 +8,8 @@ For each target, with posterior draws ``theta_s`` and noise draws:
     y_s \\sim p(y \\mid \\mu_s, \\text{noise}_s)
 
 so an interval of a new observation holds three kinds of uncertainty, reported separately as
-standard deviations of ``log y``:
+standard deviations of ``log y`` (of ``logit y`` for the bounded likelihoods, whose discrepancy
+shifts ``logit mu`` instead, keeping every draw inside [0, 1]: see ``forecast_draws``):
 
 * **parameters**: the spread of ``log f(x; theta_s)`` over the posterior (what more data in the
   fitted range would shrink);
@@ -54,7 +55,9 @@ class Forecast:
     horizon : ndarray, shape (m,)
         Decades beyond the fitted range (0 inside it).
     parts : dict of str to ndarray, shape (m,)
-        sd of log y from ``parameters``, ``noise`` and ``extrapolation`` (see the module docstring).
+        sd from ``parameters``, ``noise`` and ``extrapolation`` on the noise scale (see the module docstring).
+    scale : {"log", "logit", "identity"}
+        The scale of ``parts``: log y, logit y (metrics in [0, 1]) or y itself.
     discrepancy : Discrepancy
         The extrapolation uncertainty used.
     """
@@ -67,6 +70,7 @@ class Forecast:
     horizon: np.ndarray | None = field(default=None, hash=False)
     parts: Mapping[str, np.ndarray] | None = field(default=None, hash=False)
     discrepancy: Discrepancy = OFF
+    scale: str = "log"
 
     def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
@@ -93,7 +97,8 @@ class Forecast:
     def to_records(self) -> list[dict[str, Any]]:
         """JSON-ready records: ``x`` (or one key per input), ``median``, ``lower``, ``upper``, ``prob``,
         ``observation`` with the interval of a new observation, ``horizon`` (decades beyond the data)
-        and ``sd_log`` (the parts of the interval)."""
+        and ``sd_log`` (the parts of the interval, on the scale named by ``sd_scale``: log, or logit for
+        metrics in [0, 1])."""
         t = self.table()
         out = []
         for _, r in t.iterrows():
@@ -111,6 +116,7 @@ class Forecast:
                 rec["horizon"] = float(r["horizon"])
             if self.parts:
                 rec["sd_log"] = {k: float(r[f"sd_{k}"]) for k in self.parts}
+                rec["sd_scale"] = self.scale
             out.append(rec)
         return out
 
@@ -122,22 +128,27 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
 
     The noise draws use ``default_rng(seed)`` exactly as before the discrepancy existed, and the
     discrepancy its own stream, so ``discrepancy="off"`` reproduces earlier forecasts draw for draw.
+    Every sd is on the likelihood's noise scale (``likelihood.scale``): log y, or logit y for metrics in
+    [0, 1], where the discrepancy shifts ``logit mu``, so both intervals stay inside [0, 1].  With additive
+    noise (identity scale) there is no discrepancy.
     """
     h = horizon(fitted, inputs)
-    sigma = float(np.median(np.asarray(noise["sigma"], dtype=float)))
+    mu = likelihood.clip_mean(mu)
+    sd_noise = likelihood.noise_sd(mu, noise)
     with np.errstate(all="ignore"):
-        sd_param = np.std(np.log(np.abs(mu)), axis=0) if likelihood.log_scale else np.std(mu, axis=0)
-    base = np.sqrt(sd_param ** 2 + sigma ** 2)  # the forecast's own sd of log y (the relative form's unit)
-    tau = discrepancy.sd(h, base) if likelihood.log_scale else np.zeros_like(h)
+        sd_param = np.std(likelihood.link(mu), axis=0)
+    base = np.sqrt(sd_param ** 2 + sd_noise ** 2)  # the forecast's own sd on the noise scale (the relative unit)
+    shifts = likelihood.scale != "identity"
+    tau = discrepancy.sd(h, base) if shifts else np.zeros_like(h)
     expected = mu
     if np.any(tau > 0):
         rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-        # antithetic pairs (z, -z): the discrepancy is symmetric in log y, and pairing keeps the median of
-        # the forecast from wandering with the Monte Carlo noise of the draws
+        # antithetic pairs (z, -z): the discrepancy is symmetric on the noise scale, and pairing keeps the
+        # median of the forecast from wandering with the Monte Carlo noise of the draws
         half = rng_d.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))
         z = np.concatenate([half, -half])[: mu.shape[0]]
-        expected = mu * np.exp(tau[None, :] * z)
+        expected = likelihood.shift(mu, tau[None, :] * z)
     observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
-    parts = {"parameters": sd_param, "noise": np.full(h.shape, sigma), "extrapolation": tau}
+    parts = {"parameters": sd_param, "noise": sd_noise, "extrapolation": tau}
     return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
-                    parts=parts, discrepancy=discrepancy if likelihood.log_scale else OFF)
+                    parts=parts, discrepancy=discrepancy if shifts else OFF, scale=likelihood.scale)

@@ -8,13 +8,19 @@ Model, for observations ``(x_j, y_j)``, ``j = 1..n``:
     \\mu_j &= f(x_j; \\theta)\\\\
     \\text{lognormal:}\\quad \\log y_j &\\sim \\mathcal N(\\log \\mu_j, \\sigma)\\\\
     \\text{normal:}\\quad y_j &\\sim \\mathcal N(\\mu_j, \\sigma)\\\\
-    \\text{studentt:}\\quad \\log y_j &\\sim t_\\nu(\\log \\mu_j, \\sigma)
+    \\text{studentt:}\\quad \\log y_j &\\sim t_\\nu(\\log \\mu_j, \\sigma)\\\\
+    \\text{logitnormal:}\\quad \\operatorname{logit} y_j &\\sim \\mathcal N(\\operatorname{logit} \\mu_j, \\sigma)\\\\
+    \\text{beta:}\\quad y_j &\\sim \\mathrm{Beta}(\\mu_j \\phi, (1 - \\mu_j) \\phi)\\\\
+    \\text{binomial:}\\quad n_j y_j &\\sim \\mathrm{Binomial}(n_j, \\mu_j)
 
 Every likelihood is written as a density of ``y`` itself (the log-normal and
-log-Student-t include the Jacobian ``-log y``), so log-likelihoods and LOO
-scores are on one scale and comparable across likelihoods.
+log-Student-t include the Jacobian ``-log y``, the logit-normal ``-log y(1-y)``),
+so log-likelihoods and LOO scores are on one scale and comparable across
+likelihoods (the binomial's stored log-likelihood adds ``log n_j`` to the pmf
+of the count; :mod:`bayescale.spec.likelihoods`).  A parameter with a
+``Fixed(value=...)`` prior is a constant, stored with the draws.
 
-Inputs, the metric and the data statistics used by the priors are
+Inputs, the metric, the binomial's trials and the data statistics used by the priors are
 ``pm.Data`` containers, so one compiled model can be refitted to new data.
 """
 
@@ -50,7 +56,8 @@ def build_model(
     data : Dataset
     priors : mapping of str to prior string, optional
         Overrides of default priors by parameter name.
-    likelihood : {"lognormal", "normal", "studentt"}
+    likelihood : str or Likelihood
+        A name of :data:`~bayescale.spec.likelihoods.LIKELIHOODS`; the binomial needs ``data.trials``.
 
     Returns
     -------
@@ -93,7 +100,10 @@ def build_model(
         noise = {n: pm.Deterministic(n, v) for n, v in noise.items()}
         mu = law.evaluate(inputs, params, be)
         mu = pt.broadcast_to(mu, y_obs.shape)
-        lik.observe("y", mu, noise, y_obs, dims="obs")
+        trials = None
+        if lik.needs_trials:
+            trials = pm.Data("trials", np.asarray(data.trials, dtype=float), dims="obs")
+        lik.observe("y", mu, noise, y_obs, dims="obs", trials=trials)
     return model
 
 
@@ -102,6 +112,8 @@ def model_data(law: Law, data: Dataset) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {k: np.float64(v) for k, v in data_stats(data.inputs, data.y).items()}
     out.update({k: np.asarray(v, dtype=float) for k, v in data.inputs.items()})
     out["y_obs"] = np.asarray(data.y, dtype=float)
+    if data.trials is not None:
+        out["trials"] = np.asarray(data.trials, dtype=float)
     return out
 
 

@@ -132,7 +132,14 @@ def check_pooling(law: Law, pool: Sequence[str], likelihood: Likelihood, priors:
     if unknown:
         raise FitError(f"pool names {', '.join(map(repr, unknown))}, not parameters of {law.name!r} "
                        f"({', '.join(law.param_names)})")
+    if likelihood.bounded:
+        raise FitError(f"grouped (pooled) fits support unbounded metrics only, not the {likelihood.name} "
+                       "likelihood: fit bounded metrics one curve at a time (fit_many)")
     resolved = resolve_priors(law, likelihood, priors)
+    fixed = [n for n, pr in resolved.items() if pr.fixed]
+    if fixed:
+        raise FitError(f"grouped (pooled) fits do not support fixed values ({', '.join(fixed)}); give "
+                       "a narrow prior instead, or fit the groups separately with fit_many")
     for p in pool:
         if resolved[p].names:
             raise FitError(f"cannot pool {p!r}: its prior {resolved[p].text} uses {', '.join(sorted(resolved[p].names))}, "

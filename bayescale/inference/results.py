@@ -107,8 +107,35 @@ class Fit:
 
     @property
     def likelihood(self) -> Likelihood:
-        """The fit's observation model (:mod:`bayescale.spec.likelihoods`)."""
-        return get_likelihood(self.settings["likelihood"])
+        """The fit's observation model (:mod:`bayescale.spec.likelihoods`); a binomial's is bound to
+        :attr:`trials`, the items of a new observation."""
+        return get_likelihood(self.settings["likelihood"]).bind(self.trials)
+
+    @property
+    def trials(self) -> float | None:
+        """Items of a new observation for the binomial (None otherwise): the fit's constant ``trials``, or
+        with a column of them, the median over the fitted rows (the items of a new run are unknown)."""
+        t = self.config.trials
+        if t is None:
+            return None
+        if not isinstance(t, str):
+            return float(t)
+        return float(np.round(np.median(self.data.trials))) if self.data.trials is not None else None
+
+    @property
+    def fixed(self) -> dict[str, float]:
+        """Parameters fixed by a ``Fixed(value=...)`` prior (e.g. a given chance level), with their values."""
+        out = {}
+        for name, pr in self.resolved_priors.items():
+            if pr.fixed and name in self.tree["posterior"]:
+                out[name] = float(np.asarray(self.tree["posterior"][name].values).ravel()[0])
+        return out
+
+    @property
+    def free_names(self) -> list[str]:
+        """:attr:`param_names` less the fixed ones: what the sampler drew and the diagnostics check."""
+        fixed = self.fixed
+        return [n for n in self.param_names if n not in fixed]
 
     # -- posterior access ----------------------------------------------------
     @property
@@ -129,7 +156,7 @@ class Fit:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        return diagnose(self.tree, self.param_names)
+        return diagnose(self.tree, self.free_names)
 
     @property
     def resolved_priors(self) -> dict[str, Prior]:
@@ -151,17 +178,19 @@ class Fit:
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """Every parameter with posterior mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
 
-        The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict.
+        The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict;
+        fixed parameters (:attr:`fixed`) are not rows but ``attrs["fixed"]``.
         """
         check_prob(prob)
         with np.errstate(invalid="ignore", divide="ignore"):  # as in diagnostics: NaN for a constant parameter
-            s = az.summary(self.tree, var_names=self.param_names, ci_prob=prob, ci_kind="eti", round_to="none")
+            s = az.summary(self.tree, var_names=self.free_names, ci_prob=prob, ci_kind="eti", round_to="none")
         d = self.draws()
         s.insert(2, "median", [float(np.median(d[n])) for n in s.index])
         diag = self.diagnostics()
         s.attrs["diagnostics"] = diag
         s.attrs["ok"] = diag.ok
         s.attrs["prob"] = prob
+        s.attrs["fixed"] = self.fixed
         return s
 
     def to_dict(self, *, forecast: Forecast | None = None, prob: float = 0.9) -> dict[str, Any]:
@@ -183,6 +212,8 @@ class Fit:
             "data": self.data.source,
             "remedy": self.settings.get("remedy"),
             "parameters": params,
+            "fixed": s.attrs["fixed"],
+            **({"trials": self.config.trials} if self.config.trials is not None else {}),
             "diagnostics": s.attrs["diagnostics"].to_dict(),
             "influential": self.influential,
             "breaks_not_identified": self.unidentified_breaks,

@@ -48,7 +48,7 @@ class _Block:
     names: tuple[str, ...]  # law parameters set by this block
     value_name: str  # PyMC value variable
     size: int
-    suffix: str  # transform suffix ("" , "_log__", "_interval__", "_simplex__")
+    suffix: str  # transform suffix ("" , "_log__", "_interval__", "_simplex__"), or "fixed" (no variable)
 
 
 def _layout(law: Law, priors: Mapping[str, Prior]) -> list[_Block]:
@@ -60,6 +60,10 @@ def _layout(law: Law, priors: Mapping[str, Prior]) -> list[_Block]:
         if p.name in law.ordered:
             blocks.append(_Block(tuple(law.ordered), "breaks_raw_simplex__", len(law.ordered), "_simplex__"))
             done |= set(law.ordered)
+            continue
+        if priors[p.name].fixed:  # a point mass: no value variable, the value is set in _unpack
+            blocks.append(_Block((p.name,), "", 0, "fixed"))
+            done.add(p.name)
             continue
         suffix = priors[p.name].value_suffix
         blocks.append(_Block((p.name,), f"{p.name}_raw{suffix}", 1, suffix))
@@ -87,6 +91,9 @@ def _unpack(v: np.ndarray, law: Law, priors, blocks, stats) -> dict[str, float] 
                 continue
             pr = priors[b.names[0]]
             a = {k: f(env, NUMPY) for k, f in pr.args.items()}
+            if b.suffix == "fixed":
+                env[b.names[0]] = float(a["value"])
+                continue
             env[b.names[0]] = float(pr.from_raw(_FROM_U[b.suffix](u[0]), a, NUMPY))
     vals = {n: env[n] for n in law.param_names}
     return vals if all(np.isfinite(list(vals.values()))) else None
@@ -138,7 +145,7 @@ def start_points(
 
     for _ in range(n_starts):
         v0 = np.concatenate([
-            rng.normal(0, 0.5, b.size) if b.suffix in ("", "_simplex__")
+            np.zeros(0) if b.suffix == "fixed" else rng.normal(0, 0.5, b.size) if b.suffix in ("", "_simplex__")
             else (np.log(np.abs(rng.normal(0, 1, 1)) + 1e-3) if b.suffix == "_log__" else rng.normal(0, 1.5, 1))
             for b in blocks
         ])
@@ -179,6 +186,8 @@ def _value_dict(v: np.ndarray, blocks: list[_Block]) -> dict[str, np.ndarray]:
     for b in blocks:
         u = v[i:i + b.size]
         i += b.size
+        if b.suffix == "fixed":
+            continue
         out[b.value_name] = np.asarray(u if b.suffix == "_simplex__" else u[0], dtype=float)
     return out
 
@@ -189,6 +198,8 @@ def _noise_point(priors, likelihood, stats, vals, law, ds, sse) -> dict[str, np.
     out = {}
     for name, value in noise.items():
         pr = priors[name]
+        if pr.fixed:
+            continue
         a = {k: f(env, NUMPY) for k, f in pr.args.items()}
         suffix = pr.value_suffix
         raw = pr.to_raw(value, a)

@@ -40,6 +40,8 @@ def print_fit(fit, forecast=None, *, prob: float = 0.9) -> None:
     for name, r in s.iterrows():
         print(f"{name:<10} {fmt(r['median']):>11} {fmt(r[lo]):>11} {fmt(r[hi]):>11} "
               f"{r['r_hat']:>7.3f} {r['ess_bulk']:>9.0f}")
+    for name, v in s.attrs.get("fixed", {}).items():
+        print(f"{name:<10} {fmt(v):>11} (fixed)")
     print(f"\ndivergences: {diag.divergences}    max r_hat: {diag.max_rhat:.3f}    "
           f"min ess bulk/tail: {diag.min_ess_bulk:.0f}/{diag.min_ess_tail:.0f}")
     print_breaks_not_identified(fit)
@@ -99,7 +101,8 @@ def print_forecast(fc) -> None:
         print(f"{xs} {fmt(r['median']):>11} {fmt(r['lower']):>11} {fmt(r['upper']):>11} "
               f"{fmt(r['obs_lower']):>11} {fmt(r['obs_upper']):>11}{extra}")
     if parts:
-        print("(sd of log y by source; 'decades out' = beyond the largest fitted scale; no break beyond the data is "
+        scale = {"log": "log y", "logit": "logit y"}.get(getattr(fc, "scale", "log"), "y")
+        print(f"(sd of {scale} by source; 'decades out' = beyond the largest fitted scale; no break beyond the data is "
               "modelled unless a break prior allows it)")
     if not fc.reliable:
         print("WARNING: the fit's diagnostics failed; these intervals are not reliable.")
