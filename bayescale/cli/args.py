@@ -13,7 +13,8 @@ from ..inference.config import SAMPLERS, SEED_MAX
 from ..spec.likelihoods import LIKELIHOODS
 
 __all__ = ["EXIT_BAD_INPUT", "Parser", "positive_number", "probability", "integer", "seed", "prior_pair",
-           "targets", "targets_of", "parse_input_targets", "parse_where", "add_sampling_args", "add_prob_arg", "DEFAULT_PROB"]
+           "targets", "targets_of", "parse_input_targets", "parse_where", "add_sampling_args", "add_prob_arg", "DEFAULT_PROB",
+           "trials_arg", "chance_level"]
 
 EXIT_BAD_INPUT = 2
 #: The one interval probability of every table the CLI prints (parameters, forecasts, reports).
@@ -84,6 +85,29 @@ def positive_number(what: str):
 
 
 _positive_float = positive_number("target scale")
+
+
+def trials_arg(text: str) -> int | str:
+    """An argparse ``type`` for ``--trials``: a whole number of items >= 1, or else a column name."""
+    try:
+        v = float(text)
+    except ValueError:
+        return text  # a column of the data, checked when the data are read
+    if not math.isfinite(v) or v < 1 or v != int(v):
+        raise argparse.ArgumentTypeError(f"--trials {text!r} must be a whole number of items >= 1 (or a column name)")
+    return int(v)
+
+
+def chance_level(text: str) -> float:
+    """An argparse ``type`` for ``--floor``: a chance level from 0 up to 1 (exclusive)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--floor {text!r} is not a number; give the chance level, e.g. 0.25") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"--floor {text!r} must be from 0 up to 1 (exclusive), e.g. 0.25 for 4-way "
+                                         "multiple choice")
+    return v
 
 
 def prior_pair(text: str) -> tuple[str, str]:
@@ -170,6 +194,7 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed, default=0,
                    help=f"random seed from 0 to {SEED_MAX} (default 0): the same seed gives the same result")
     p.add_argument("--likelihood", choices=list(LIKELIHOODS), default="lognormal",
-                   help="noise model: multiplicative (default), additive, or robust Student-t on log y")
+                   help="noise model: multiplicative (default), additive, robust Student-t on log y; for metrics in "
+                        "[0, 1]: logitnormal, beta, or binomial (with --trials)")
     p.add_argument("--prior", action="append", type=prior_pair, default=[], metavar="NAME=PRIOR",
                    help="override a default prior, e.g. --prior 'alpha=Normal(mu=0.3, sigma=0.1)'")

@@ -23,7 +23,8 @@ from ..simulate import simulate
 from ..spec.laws import get_law, list_laws
 from . import allocate_cmd, chain_cmd, compare_cmd, design_cmd, report_cmd
 from .args import (DEFAULT_PROB, EXIT_BAD_INPUT, Parser, _positive_float, add_prob_arg, add_sampling_args,
-                   integer, parse_input_targets, parse_where, positive_number, seed, targets_of)
+                   integer, parse_input_targets, parse_where, positive_number, seed, targets_of, trials_arg,
+                   chance_level)
 from .args import targets as parse_targets
 
 __all__ = ["main", "build_parser"]
@@ -32,6 +33,8 @@ _FIT_EXAMPLES = """examples:
   bayescale fit runs.csv --x train_dataset_size --y test_cross_entropy --law bnsl1 --where split=fit \\
       --target 800 864 928 --out bnsl.nc
   bayescale fit chinchilla.csv --x params tokens --y loss --law chinchilla --target-input N=7e10,D=1.4e12
+  bayescale fit mmlu.csv --x compute --y accuracy --law sigmoid_floor --likelihood binomial --trials 14042 \
+      --floor 0.25 --target 1e25
 """
 _FORECAST_EXAMPLES = """examples:
   bayescale forecast bnsl.nc --at 1000 2000 --json
@@ -74,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=integer("--workers", 1), default=None,
                    help="worker processes of the local cluster (default min(4, CPUs))")
     add_sampling_args(f)
+    b = f.add_argument_group("bounded metrics (accuracy in [0, 1])")
+    b.add_argument("--trials", type=trials_arg, default=None, metavar="N|COL",
+                   help="items per observation for --likelihood binomial: a whole number or a column; the metric is "
+                        "the fraction right")
+    b.add_argument("--floor", type=chance_level, default=None, metavar="P",
+                   help="known chance level of laws with a floor (sigmoid_floor, bnsl1_error), e.g. 0.25 for 4-way "
+                        "multiple choice; fixes it (as --prior floor=P); without it the law's prior applies")
     f.set_defaults(handler=_cmd_fit)
 
     fc = sub.add_parser("forecast", help="forecast from a saved fit", epilog=_FORECAST_EXAMPLES,
@@ -125,12 +135,15 @@ def _cmd_fit(a) -> int:
     where = parse_where(a.where)
     targets = targets_of(law, a.target, a.target_input)
     if a.group:
+        if a.trials is not None or a.floor is not None:
+            raise BayescaleError("--trials and --floor apply to single fits; for grouped fits give the chance level "
+                                 "as --prior floor=P")
         return _fit_groups(a, law, where, targets)
     if a.resume or a.scheduler or a.workers:
         raise BayescaleError("--resume, --scheduler and --workers apply to grouped fits: add --group COL")
     f = fit(a.data, law=law, x=a.x, y=a.y, priors=dict(a.prior), likelihood=a.likelihood, where=where or None,
             draws=a.draws, tune=a.tune, chains=a.chains, cores=a.cores,
-            target_accept=a.target_accept, sampler=a.sampler, seed=a.seed,
+            target_accept=a.target_accept, sampler=a.sampler, seed=a.seed, trials=a.trials, floor=a.floor,
             progressbar=None if not a.json else sys.stderr.isatty())
     fc = f.forecast(x=targets, prob=a.prob) if targets is not None else None
     if a.out:
