@@ -143,6 +143,20 @@ def test_forecast_stays_in_unit_interval_and_reloads(binomial_fit, tmp_path):
     np.testing.assert_allclose(again.tree["log_likelihood"]["y"].values, binomial_fit.tree["log_likelihood"]["y"].values)
 
 
+def test_reach_of_an_accuracy_agrees_with_the_forward_forecast(binomial_fit):
+    """An inverse forecast of a bounded metric rises to the target and carries the logit-scale discrepancy."""
+    fit = binomial_fit
+    xmax = float(np.max(fit.data.inputs["x"]))
+    t = float(np.median(fit.forecast(x=[10 * xmax], discrepancy="off").expected))
+    xs = xmax * np.array([0.5, 3.0, 10.0, 30.0])
+    on, off = fit.reach(target=t, by=xs), fit.reach(target=t, by=xs, discrepancy="off")
+    assert on.increasing and on.discrepancy.name == "default" and off.discrepancy.off
+    assert on.by_prob[0] == off.by_prob[0]  # inside the data nothing changes
+    n = on.draws.size
+    forward = [(fit.forecast(x=[x]).expected[:, 0] >= t).mean() for x in xs]
+    np.testing.assert_allclose(on.by_prob, forward, atol=4 * 0.5 / np.sqrt(n))
+
+
 # -- CLI and bad inputs ---------------------------------------------------------------------------
 def _csv(tmp_path, rows, name="acc.csv", header="x,acc,n"):
     p = tmp_path / name

@@ -261,8 +261,8 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
         raise FitError(f"increasing must be True, False or None (got {increasing!r}) and grid an integer >= 2 "
                        f"(points per decade; got {grid!r})")
     disc = get_discrepancy(fit.config.discrepancy_spec if discrepancy is None else discrepancy)
-    if not fit.likelihood.log_scale:
-        disc = OFF  # as in the forward forecast: the discrepancy is on log y
+    if fit.likelihood.scale == "identity":
+        disc = OFF  # as in the forward forecast: no discrepancy with additive noise
     path = _Path(fit, along, ratio, k)
     xs = None if by is None else _positive(by, "by")
     fmin, fmax = float(np.min(path.fitted)), float(np.max(path.fitted))
@@ -337,33 +337,38 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
 
 
 class _Shift:
-    """Each draw's extrapolation discrepancy, ``exp(z_s tau(u))``, with one antithetic ``z_s`` per draw."""
+    """Each draw's extrapolation discrepancy: a shift by ``z_s tau(u)`` on the likelihood's noise scale (log y,
+    or logit y for metrics in [0, 1], as :func:`~bayescale.inference.forecast.forecast_draws` shifts), with one
+    antithetic ``z_s`` per draw."""
 
     def __init__(self, fit, disc: Discrepancy, seed: int | None, n: int) -> None:
-        self.disc, self.sigma, self.z = disc, 0.0, np.zeros(n)
+        self.disc, self.lik, self.z = disc, fit.likelihood, np.zeros(n)
         self._u = self._base = np.zeros(1)
         if disc.off:
             return
         if seed is None:
             seed = fit.settings.get("seed")
-        self.sigma = float(np.median(np.asarray(fit.draws(["sigma"])["sigma"], dtype=float)))
+        self.noise = fit.draws(self.lik.noise_names)
         rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, 0x2EAC])
         half = rng.standard_normal((n + 1) // 2)
         self.z = np.concatenate([half, -half])[:n]  # antithetic: the shift is symmetric in log y
 
     def apply(self, vals: np.ndarray, u: np.ndarray, logs: Mapping[str, np.ndarray], path: _Path) -> np.ndarray:
-        """Values ``vals`` (draws, len(u)) shifted; the relative unit is the sd of log ``vals`` over draws."""
+        """Values ``vals`` (draws, len(u)) shifted; the relative unit is the forecast's own sd there (of the
+        draws on the noise scale, and of one observation's noise)."""
         if self.disc.off:
             return vals
+        vals = self.lik.clip_mean(vals)
         with np.errstate(all="ignore"):
-            lv = np.log(np.abs(vals))
+            lv = self.lik.link(vals)
             sd = np.nanstd(np.where(np.isfinite(lv), lv, np.nan), axis=0)
-        base = np.sqrt(np.nan_to_num(sd) ** 2 + self.sigma ** 2)
+            noise = self.lik.noise_sd(np.where(np.isfinite(vals), vals, np.nan), self.noise)
+        base = np.sqrt(np.nan_to_num(sd) ** 2 + np.nan_to_num(noise) ** 2)
         if np.size(u) > 1:
             self._u, self._base = np.asarray(u, dtype=float), base  # for :meth:`at`, between grid points
         tau = self.disc.sd(path.horizon(u, logs), base)
         with np.errstate(all="ignore"):
-            return vals * np.exp(self.z[:, None] * tau[None, :])
+            return self.lik.shift(vals, self.z[:, None] * tau[None, :])
 
     def at(self, v: np.ndarray, u: np.ndarray, idx: np.ndarray, path: _Path) -> np.ndarray:
         """Values ``v`` of draws ``idx`` at their own scales ``exp(u)`` (one-input and fixed-ratio paths)."""
@@ -371,4 +376,4 @@ class _Shift:
             return v
         tau = self.disc.sd(path.horizon(u, {}), np.interp(u, self._u, self._base))  # the unit is smooth in u
         with np.errstate(all="ignore"):
-            return v * np.exp(self.z[idx] * tau)
+            return self.lik.shift(self.lik.clip_mean(v), self.z[idx] * tau)
