@@ -165,3 +165,17 @@ def test_cli_missing_second_fit_exits_2(saved, tmp_path, capsys):
     assert main(["forecast", str(p1), "--then", str(tmp_path / "nope.nc"), "--at", "1e7"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "nope.nc" in err
+
+
+def test_bounded_second_stage_stays_in_the_unit_interval(stages):
+    f1, _, xmax = stages
+    loss = np.geomspace(float(f1.data.y.min()), float(f1.data.y.max()), 15)
+    d2 = bs.simulate(law="power_law_offset", x=loss, params=STAGE2, noise=0.02, seed=5)
+    f2 = bs.fit(d2, law="power_law_offset", x="x", y="y", likelihood="logitnormal", seed=5, **TINY)
+    c = chain(f1, f2, x=[10 * xmax, 1000 * xmax], seed=0)
+    assert c.forecast.scale == "logit"
+    for arr in (c.expected, c.observed):
+        assert np.all((arr >= 0) & (arr <= 1))
+    assert np.all(c.forecast.parts["stage2_extrapolation"] > 0)  # shifted on the logit scale, as forecast_draws
+    rec = c.to_records()[0]
+    assert rec["sd_scale"] == "logit" and rec["horizon_loss"] > 0

@@ -8,8 +8,12 @@ posterior draws.  For draw ``s`` and target ``x_j``:
 .. math::
 
     L_{sj} = f_1(x_j; \\theta^{(1)}_s)\\, e^{\\delta^{(1)}_{sj}}, \\qquad
-    \\mu_{sj} = f_2(L_{sj}; \\theta^{(2)}_{\\pi(s)})\\, e^{\\tau_2(h_{sj}) z_{sj}}, \\qquad
+    g(\\mu_{sj}) = g\\big(f_2(L_{sj}; \\theta^{(2)}_{\\pi(s)})\\big) + \\tau_2(h_{sj}) z_{sj}, \\qquad
     y_{sj} \\sim p_2(y \\mid \\mu_{sj}, \\text{noise}^{(2)}_{\\pi(s)})
+
+with ``g`` the second likelihood's noise scale (``log``; ``logit`` for the bounded likelihoods of metrics in
+[0, 1], so every draw stays inside [0, 1]; the first stage's discrepancy ``delta^(1)`` acts on its own
+scale likewise)
 
 * ``L`` is the first fit's forward forecast of the expected value
   (``first.forecast(x, seed).expected``), so it includes the first stage's parameter uncertainty and
@@ -24,18 +28,18 @@ posterior draws.  For draw ``s`` and target ``x_j``:
   usually lies *below* every fitted loss, which a one-sided horizon (distance beyond the largest
   input) would count as inside.  Its relative form uses the second stage's own sd of the metric at
   the median loss (parameters and noise, as :func:`bayescale.inference.forecast.forecast_draws`).
-  As there, it applies to log-scale likelihoods (noise on ``log y``) and is 0 for the others, which
-  scatter in the metric's own units.
+  As there, it shifts the expected value on the likelihood's noise scale (``likelihood.shift``: log y, or
+  logit y for bounded metrics) and is 0 for additive noise (identity scale).
 * ``y`` adds the second stage's noise of a new observation (``second.likelihood.draw``).
 
-The interval's parts are reported as sds (of ``log y`` for a log-scale second likelihood, else of
-``y``) at each target:
+The interval's parts are reported as sds on the second likelihood's noise scale (``log y``, ``logit y``
+for bounded metrics, or ``y`` for additive noise; ``Forecast.scale``) at each target:
 
 * ``stage1``: the loss uncertainty propagated, ``sd_s g(L_sj)`` with ``g(L)`` the second stage's
   median curve (the median over its draws of ``f_2(L; theta^(2))``, on a grid of losses);
 * ``stage2_parameters``: ``sd_s f_2(L^*_j; theta^(2)_s)`` at the median loss ``L^*_j``;
 * ``stage2_extrapolation``: ``tau_2`` at the median loss's horizon;
-* ``noise``: the spread of a new observation around its expected value, measured on the draws.
+* ``noise``: the spread of a new observation around its expected value (``likelihood.noise_sd``).
 
 ``reliable`` is true only when both fits pass their diagnostics.
 """
@@ -158,7 +162,7 @@ def check_chain(first: Any, second: Any) -> None:
     if len(second.law.inputs) != 1:
         raise FitError(f"the second fit's law {second.law.name!r} has inputs {', '.join(second.law.inputs)}; a "
                        "chained forecast needs a second fit of one input, the first fit's metric (loss)")
-    if first.likelihood.log_scale is False and np.any(np.asarray(first.data.y) <= 0):
+    if np.any(np.asarray(first.data.y) <= 0):
         raise FitError("the first fit's metric takes values <= 0; the second stage's input (a loss) must be "
                        "positive")
 
@@ -239,22 +243,21 @@ def chain(first: Any, second: Any, *, x: Any, prob: float = 0.9, seed: int | Non
     p2 = second.draws(list(second.law.param_names) + list(lik.noise_names))
     idx = _pairing(n1, len(next(iter(p2.values()))), seed)
     paired = {k: v[idx] for k, v in p2.items()}
-    mu = _evaluate(second.law, paired, L)
+    mu = lik.clip_mean(_evaluate(second.law, paired, L))
 
     # the second stage's own spread at the median loss: parameters and noise (the relative form's unit)
     Lmed = np.median(L, axis=0)
-    at_med = _evaluate(second.law, p2, np.broadcast_to(Lmed, (len(next(iter(p2.values()))), m)))
-    tf = np.log if lik.log_scale else (lambda v: v)
-    with np.errstate(all="ignore"):
-        sd_p2 = np.std(tf(np.abs(at_med) if lik.log_scale else at_med), axis=0)
-    sigma = float(np.median(p2["sigma"])) if "sigma" in p2 else 0.0
-    base = np.sqrt(sd_p2 ** 2 + sigma ** 2)
+    at_med = lik.clip_mean(_evaluate(second.law, p2, np.broadcast_to(Lmed, (len(next(iter(p2.values()))), m))))
+    noise2 = {k: p2[k] for k in lik.noise_names}
+    sd_p2 = np.std(lik.link(at_med), axis=0)
+    sd_noise = np.asarray(lik.noise_sd(at_med, noise2), dtype=float)
+    base = np.sqrt(sd_p2 ** 2 + sd_noise ** 2)
 
     xin = second.data.inputs[second.law.inputs[0]]
     lo, hi = float(np.min(xin)), float(np.max(xin))
     h_draws = loss_horizon(L, lo, hi)
     disc = get_discrepancy(second.config.discrepancy_spec if discrepancy is None else discrepancy)
-    if not lik.log_scale:
+    if lik.scale == "identity":  # additive noise: no discrepancy, as forecast_draws
         disc = OFF
     tau = disc.sd(h_draws, base[None, :])
     expected = mu
@@ -262,21 +265,18 @@ def chain(first: Any, second: Any, *, x: Any, prob: float = 0.9, seed: int | Non
         rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, 2])
         half = rng_d.standard_normal(((n1 + 1) // 2, m))  # antithetic pairs, as in forecast_draws
         z = np.concatenate([half, -half])[:n1]
-        expected = mu * np.exp(tau * z)
+        expected = lik.shift(mu, tau * z)
     observed = lik.draw(expected, {k: paired[k] for k in lik.noise_names},
                         np.random.default_rng(None if seed is None else [int(seed), 2]))
 
-    g = _median_curve(second.law, p2, L)
-    with np.errstate(all="ignore"):
-        sd_stage1 = np.nanstd(tf(np.abs(g) if lik.log_scale else g), axis=0)
-        resid = (tf(np.abs(observed)) - tf(np.abs(expected))) if lik.log_scale else observed - expected
-        sd_noise = np.nanstd(resid, axis=0)
+    g = lik.clip_mean(_median_curve(second.law, p2, L))
+    sd_stage1 = np.nanstd(lik.link(g), axis=0)
     h_med = loss_horizon(Lmed, lo, hi)
     parts = {"stage1": sd_stage1, "stage2_parameters": sd_p2,
              "stage2_extrapolation": np.asarray(disc.sd(h_med, base), dtype=float), "noise": sd_noise}
     reliable = bool(first.diagnostics().ok and second.diagnostics().ok)
     fc = Forecast(inputs=loss_fc.inputs, expected=expected, observed=observed, prob=prob, reliable=reliable,
-                  horizon=loss_fc.horizon, parts=parts, discrepancy=disc)
+                  horizon=loss_fc.horizon, parts=parts, discrepancy=disc, scale=lik.scale)
     return Chained(forecast=fc, loss=loss_fc, loss_name=str(first.data.columns.get("y", "y")),
                    metric_name=str(second.data.columns.get("y", "y")),
                    second_input=str(second.data.columns.get(second.law.inputs[0], second.law.inputs[0])),

@@ -47,6 +47,6 @@ def print_chain(first, second, c) -> None:
               f"{r['sd_stage2_parameters']:>9.4f} {r['sd_stage2_extrapolation']:>10.4f} {r['sd_noise']:>9.4f}")
     print("('median/lower/upper': the metric's expected value; 'obs': a new run; 'dec out': decades beyond stage "
           "1's data; 'loss out': decades of the median loss outside stage 2's fitted losses, either side; sds of "
-          + ("log y" if second.likelihood.log_scale else "y") + " by source)")
+          + {"log": "log y", "logit": "logit y"}.get(c.forecast.scale, "y") + " by source)")
     if not c.reliable:
         print("WARNING: a stage's diagnostics failed; these intervals are not reliable.")
