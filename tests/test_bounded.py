@@ -157,6 +157,15 @@ def test_reach_of_an_accuracy_agrees_with_the_forward_forecast(binomial_fit):
     np.testing.assert_allclose(on.by_prob, forward, atol=4 * 0.5 / np.sqrt(n))
 
 
+def test_design_for_an_accuracy_gains_most_towards_the_target(binomial_fit):
+    xmax = float(np.max(binomial_fit.data.inputs["x"]))
+    d = binomial_fit.design(target=30 * xmax, candidates=[xmax / 3, 10 * xmax], seed=0, outcomes=16)
+    t = d.table().set_index("x")
+    assert 0 < d.width < 1 and np.isfinite(t["reduction"]).all()
+    inside, towards = t.loc[xmax / 3], t.loc[10 * xmax]
+    assert inside["reduction"] < 0.1 * d.width < towards["reduction"]  # a run inside the data gains little
+
+
 # -- CLI and bad inputs ---------------------------------------------------------------------------
 def _csv(tmp_path, rows, name="acc.csv", header="x,acc,n"):
     p = tmp_path / name

@@ -202,14 +202,18 @@ class _Posterior:
         under each row of normalised weights ``w`` (J, S), with the target ``h`` decades out."""
         lo, hi = (1 - self.prob) / 2, (1 + self.prob) / 2
         mu = np.broadcast_to(self.mu, w.shape)
-        if self.lik.log_scale:
+        if self.lik.scale != "identity":  # the discrepancy shifts log y, or logit y for metrics in [0, 1]
             with np.errstate(all="ignore"):
-                lm = np.log(np.abs(self.mu))
+                lm = self.lik.link(self.lik.clip_mean(self.mu))
             mean = (w * lm).sum(axis=1, keepdims=True)
             sd_param = np.sqrt(np.clip((w * (lm - mean) ** 2).sum(axis=1), 0, None))
-            sigma = _wmedian(self.noise["sigma"], w)
-            tau = disc.sd(np.full(w.shape[0], h), np.sqrt(sd_param ** 2 + sigma ** 2))
-            expected = mu * np.exp(tau[:, None] * self.z[None, :])
+            if "sigma" in self.noise:  # the noise's sd under the reweighted posterior
+                sd_noise = _wmedian(self.noise["sigma"], w)
+            else:  # beta, binomial: the noise sd depends on the mean; taken under the fit's own posterior
+                sd_noise = np.full(w.shape[0], float(self.lik.noise_sd(self.mu[:, None], self.noise)[0]))
+            tau = disc.sd(np.full(w.shape[0], h), np.sqrt(sd_param ** 2 + sd_noise ** 2))
+            with np.errstate(all="ignore"):
+                expected = self.lik.shift(self.lik.clip_mean(mu), tau[:, None] * self.z[None, :])
         else:
             expected = mu
         q = _wquantile(expected, w, [lo, hi])
