@@ -23,21 +23,24 @@ Three real data sets, read through ``bayescale.data_dir()`` (never copied here):
   (1 - ``err_avg17``).  Chained: stage 1 ``chinchilla`` L(N, D) of the C4-eval loss, stage 2 loss ->
   accuracy on the same fitted runs; direct: accuracy in compute 6ND.
 
-Laws.  Accuracy in scale: a sigmoid in log x with a floor and a ceiling below 1,
-``acc = F + (c - F) sigmoid(k (log x - m))``; accuracy in loss: the same, falling with the loss,
-``acc = F + (c - F) sigmoid(k (m - log L))``.  Priors: F ~ Uniform(0, y_min) (chance level inferred: some
-accuracies lie below chance), c ~ Uniform(y_max, 1), k ~ HalfNormal(2) (per unit of natural log), m ~
-Normal(log x_ref, 5).  Likelihood: ``lognormal`` (multiplicative noise on the accuracy).  These laws are made
-here with ``bs.make_law`` (the catalogue had no bounded laws when this was written).  Arithmetic accuracies
-of exactly 0 or 1 (2000 items) are clipped to [1/4000, 1 - 1/4000] for the log-scale likelihood.
+Laws (the catalogue's bounded laws, ``models/``): ``sigmoid_floor``,
+``acc = floor + (ceiling - floor) sigmoid(slope log(x / x50))``, for accuracy in scale (slope > 0) and in
+loss (stage 2, slope < 0), with the ``logitnormal`` likelihood (normal noise on logit acc; the
+extrapolation discrepancy shifts logit mu, so every interval stays in [0, 1]).  The floor is the task's
+chance level, given (``floor=``): 0.25 for 4-way multiple choice (MMLU, ARC, SciQ), 0.5 for the two-way
+PIQA and WinoGrande, 0 for generated answers (arithmetic, LAMBADA), and for Gadre's 17-task average the
+mean of the 17 tasks' random baselines (0.191, from ``downstream_accuracy.csv``).  On the arithmetic
+tasks ``bnsl1_error`` (a BNSL on the error rate, for sudden jumps; floor 0) is fitted too.  Arithmetic
+accuracies of exactly 0 or 1 (2000 items) are clipped to [1/4000, 1 - 1/4000] for the logit-normal.
 
-Baselines: the same sigmoid fitted by least squares on the accuracy (scipy ``least_squares``, bounded, 6
-starts; a point forecast, no interval); for the chained baseline, least-squares stages (power law with
-offset on the loss, then the sigmoid in the loss), as Llama 3's point fits.
+Baselines: the same sigmoid with the same floor fitted by least squares on the accuracy (scipy
+``least_squares``, bounded, 8 starts; a point forecast, no interval); for the chained baseline,
+least-squares stages (power law with offset on the loss, then the sigmoid in the loss), as Llama 3's point
+fits.
 
 Figures per forecast point: absolute error of the median (accuracy points), whether the 90% interval of a
 new observation holds the truth (``cov90``) and of the law's expected value (``cov90 law``).  Sampling:
-nutpie, 2 chains x 500 draws, 500 tuning steps, target_accept 0.95, seed 0 (``--quick``: 2 x 100 on a
+nutpie, 4 chains x 500 draws, 1000 tuning steps, target_accept 0.95, seed 0 (``--quick``: 2 x 100 on a
 subset).  Each compiled model is reused across fits of its law (bayescale's in-process cache).
 
 Usage::
@@ -73,15 +76,17 @@ PY_TASKS = ["lambada_openai", "piqa", "arc_easy", "arc_challenge", "sciq", "wino
 FAMILIES_MIN = 6
 PAPER_CUT = 84.0
 
-_PRIORS = [{"name": "F", "prior": "Uniform(lower=0, upper=y_min)",
-            "reason": "floor (chance level), inferred: below every observed accuracy"},
-           {"name": "c", "prior": "Uniform(lower=y_max, upper=1)", "reason": "ceiling below 1, above the data"},
-           {"name": "k", "prior": "HalfNormal(sigma=2)", "reason": "slope per unit of natural log"},
-           {"name": "m", "prior": "Normal(mu=log(x_ref), sigma=5)", "reason": "log of the midpoint"}]
-UP = bs.make_law(name="sigmoid_up", formula="F + (c - F) * sigmoid(k * (log(x) - m))", inputs=["x"],
-                 parameters=_PRIORS, description="accuracy rising in log x between a floor F and a ceiling c")
-DOWN = bs.make_law(name="sigmoid_down", formula="F + (c - F) * sigmoid(k * (m - log(x)))", inputs=["x"],
-                   parameters=_PRIORS, description="accuracy falling in log loss between a ceiling c and a floor F")
+LAW = "sigmoid_floor"
+LIKELIHOOD = "logitnormal"
+#: Chance levels (the floor of the sigmoid), by task.
+FLOORS = {"MMLU": 0.25, "ARC-C": 0.25, **{t: 0.0 for t in ARITH}, "lambada_openai": 0.0, "piqa": 0.5,
+          "arc_easy": 0.25, "arc_challenge": 0.25, "sciq": 0.25, "winogrande": 0.5}
+
+
+def gadre_floor(root: Path) -> float:
+    """The chance level of Gadre's 17-task average accuracy: the mean of the tasks' random baselines."""
+    a = pd.read_csv(root / "gadre_overtraining" / "downstream_accuracy.csv")
+    return float(a[a["in_17"] == 1].drop_duplicates("task")["random_baseline_pct"].mean() / 100)
 
 
 # ----------------------------------------------------------------------------- scoring and baselines
@@ -95,49 +100,58 @@ def score(truth, median, lower=np.nan, upper=np.nan, obs_lower=np.nan, obs_upper
 
 
 def sigmoid_curve(x, F, c, k, m, down=False):
+    """``F + (c - F) sigmoid(k (log x - m))`` (``down``: ``k (m - log x)``), i.e. ``sigmoid_floor`` with
+    slope = +-k and x50 = e^m."""
     z = k * ((m - np.log(x)) if down else (np.log(x) - m))
     return F + (c - F) / (1 + np.exp(-z))
 
 
-def fit_sigmoid_lsq(x, y, down=False):
-    """Least-squares sigmoid with floor and ceiling (the laws above); returns a predict function or None."""
+def fit_sigmoid_lsq(x, y, down=False, floor=None):
+    """Least-squares sigmoid with floor (fixed at ``floor`` when given) and ceiling in [max(y, floor), 1];
+    returns a predict function or None."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    lo = [0.0, float(y.max()), 0.0, float(np.log(x.min())) - 12]
-    hi = [float(y.min()), 1.0, 20.0, float(np.log(x.max())) + 12]
-    if hi[0] <= lo[0]:
-        hi[0] = 1e-9
-    if hi[1] <= lo[1]:
-        lo[1] = hi[1] - 1e-9
-    best = None
     lx = np.log(x)
+    fl = None if floor is None else float(floor)
+    lo = [max(float(y.max()), fl or 0.0), 0.0, float(lx.min()) - 12]
+    hi = [1.0, 50.0, float(lx.max()) + 12]
+    if fl is None:
+        lo, hi = [0.0] + lo, [max(float(y.min()), 1e-9)] + hi
+    lo[-3] = min(lo[-3], 1 - 1e-6)
+
+    def curve(p, t):
+        return sigmoid_curve(t, *(p if fl is None else [fl, *p]), down=down)
+
+    best = None
     for m0 in np.quantile(lx, [0.0, 0.5, 1.0]).tolist() + [lx.max() + 2]:
         for k0 in (0.5, 2.0):
-            p0 = np.clip([0.5 * y.min(), 0.5 * (y.max() + 1), k0, m0], np.array(lo) + 1e-12, np.array(hi) - 1e-12)
+            p0 = [0.5 * (y.max() + 1), k0, m0] if fl is not None else [0.5 * y.min(), 0.5 * (y.max() + 1), k0, m0]
+            p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
             try:
-                r = optimize.least_squares(lambda p: sigmoid_curve(x, *p, down=down) - y, p0, bounds=(lo, hi))
+                r = optimize.least_squares(lambda p: curve(p, x) - y, p0, bounds=(lo, hi))
             except ValueError:
                 continue
             if best is None or r.cost < best.cost:
                 best = r
     if best is None:
         return None
-    return lambda t: sigmoid_curve(np.asarray(t, float), *best.x, down=down)
+    return lambda t: curve(best.x, np.asarray(t, float))
 
 
 # ----------------------------------------------------------------------------- Bayesian fits
-def bayes(df, law, x, y, kw):
+def bayes(df, law, x, y, kw, floor=None, likelihood=LIKELIHOOD):
     """A fit, or the reason it failed (a one-line error)."""
     try:
-        return bs.fit(df, law=law, x=x, y=y, **kw), None
+        extra = {} if floor is None else {"floor": floor}
+        return bs.fit(df, law=law, x=x, y=y, likelihood=likelihood, **extra, **kw), None
     except bs.BayescaleError as exc:
         return None, str(exc)
 
 
-def forecast_rows(fc_table, truths, base: dict, method: str, ok: bool) -> list[dict]:
+def forecast_rows(fc_table, truths, base: dict, method: str, ok: bool, problems=()) -> list[dict]:
     rows = []
     for i, t in enumerate(truths):
         r = fc_table.iloc[i]
-        rows.append({**base, "target": base["targets"][i], "method": method, "fit_ok": ok,
+        rows.append({**base, "target": base["targets"][i], "method": method, "fit_ok": ok, "problems": list(problems),
                      **score(t, r["median"], r["lower"], r["upper"], r["obs_lower"], r["obs_upper"])})
     return rows
 
@@ -147,15 +161,19 @@ def point_rows(pred, truths, base: dict, method: str) -> list[dict]:
              **score(t, np.nan if pred is None else float(pred[i]))} for i, t in enumerate(truths)]
 
 
-def direct_case(fit_df, xcol, ycol, targets, truths, base, kw, law=UP) -> list[dict]:
-    f, err = bayes(fit_df, law, xcol, ycol, kw)
+def direct_case(fit_df, xcol, ycol, targets, truths, base, kw, floor) -> list[dict]:
     rows = []
-    if f is None:
-        rows += [{**base, "target": t, "method": "bayescale direct", "failed": err} for t in targets]
-    else:
-        rows += forecast_rows(f.forecast(x=list(targets), prob=PROB).table(), truths, base, "bayescale direct",
-                              f.diagnostics().ok)
-    lsq = fit_sigmoid_lsq(fit_df[xcol], fit_df[ycol])
+    laws = [(LAW, "bayescale direct")]
+    if base["task"] in ARITH:
+        laws.append(("bnsl1_error", "bayescale direct (bnsl1_error)"))
+    for law, method in laws:
+        f, err = bayes(fit_df, law, xcol, ycol, kw, floor=floor)
+        if f is None:
+            rows += [{**base, "target": t, "method": method, "failed": err} for t in targets]
+        else:
+            rows += forecast_rows(f.forecast(x=list(targets), prob=PROB).table(), truths, base, method,
+                                  f.diagnostics().ok, f.diagnostics().problems)
+    lsq = fit_sigmoid_lsq(fit_df[xcol], fit_df[ycol], floor=floor)
     rows += point_rows(None if lsq is None else lsq(targets), truths, base, "LSQ sigmoid direct")
     return rows
 
@@ -185,7 +203,8 @@ def obs_within_family(d: pd.DataFrame, kw, quick=False) -> list[dict]:
             fit_df, held = g[g["params"] < top], g[g["params"] == top]
             base = {"section": "obsscaling within family", "series": fam, "task": task,
                     "targets": held["params"].tolist(), "n_fit": len(fit_df)}
-            rows += direct_case(fit_df, "params", task, held["params"].to_numpy(), held[task].to_numpy(), base, kw)
+            rows += direct_case(fit_df, "params", task, held["params"].to_numpy(), held[task].to_numpy(), base, kw,
+                                FLOORS[task])
             print(f"  {fam:<13} {task:<22} fit {len(fit_df)}, forecast {top / 1e9:g}B", flush=True)
     return rows
 
@@ -197,20 +216,22 @@ def obs_paper_split(d: pd.DataFrame, kw, quick=False) -> list[dict]:
         fit_df, held = g[g["FLOPs (1E21)"] <= PAPER_CUT], g[g["FLOPs (1E21)"] > PAPER_CUT]
         base = {"section": "obsscaling paper split", "series": "all families", "task": task,
                 "targets": held["flops"].tolist(), "n_fit": len(fit_df), "models": held["Model"].tolist()}
-        rows += direct_case(fit_df, "flops", task, held["flops"].to_numpy(), held[task].to_numpy(), base, kw)
+        rows += direct_case(fit_df, "flops", task, held["flops"].to_numpy(), held[task].to_numpy(), base, kw,
+                            FLOORS[task])
         print(f"  paper split {task:<22} fit {len(fit_df)}, forecast {len(held)}", flush=True)
     return rows
 
 
 # ----------------------------------------------------------------------------- chained cases
-def chained_case(f1, stage2_df, lcol, ycol, x_targets, truths, base, kw) -> list[dict]:
+def chained_case(f1, stage2_df, lcol, ycol, x_targets, truths, base, kw, floor) -> list[dict]:
     """Stage 2 fitted on ``stage2_df`` (loss -> accuracy), chained after the stage-1 fit ``f1``."""
-    f2, err = bayes(stage2_df, DOWN, lcol, ycol, kw)
+    f2, err = bayes(stage2_df, LAW, lcol, ycol, kw, floor=floor)
     if f2 is None or f1 is None:
         return [{**base, "target": t, "method": "bayescale chained", "failed": err or "stage 1 failed"}
                 for t in base["targets"]]
     c = bs.chain(f1, f2, x=x_targets, prob=PROB)
-    rows = forecast_rows(c.table(), truths, base, "bayescale chained", c.reliable)
+    problems = [f"stage {i}: {p}" for i, f in ((1, f1), (2, f2)) for p in f.diagnostics().problems]
+    rows = forecast_rows(c.table(), truths, base, "bayescale chained", c.reliable, problems)
     t = c.table()
     for i, r in enumerate(rows):
         r.update(loss_median=float(t["loss_median"].iloc[i]), horizon_loss=float(t["horizon_loss"].iloc[i]),
@@ -231,7 +252,7 @@ def pythia(root: Path, kw, quick=False) -> list[dict]:
         fit_l = ppl[ppl["params_nominal"] <= 2.8e9]
         held_l = ppl[ppl["params_nominal"] > 2.8e9].sort_values("params_nominal")
         targets = held_l["params_nominal"].to_numpy()
-        f1, err1 = bayes(fit_l, "power_law_offset", "params_nominal", "loss", kw)
+        f1, _ = bayes(fit_l, "power_law_offset", "params_nominal", "loss", kw, likelihood="lognormal")
         base = {"section": "pythia", "series": series, "task": "LAMBADA log-ppl (stage 1)",
                 "targets": targets.tolist(), "n_fit": len(fit_l)}
         if f1 is not None:
@@ -248,11 +269,12 @@ def pythia(root: Path, kw, quick=False) -> list[dict]:
             truth = acc.set_index("params_nominal").loc[targets, "value"].to_numpy()
             base = {"section": "pythia", "series": series, "task": task, "targets": targets.tolist(),
                     "n_fit": len(fit_a)}
-            rows += direct_case(fit_a, "params_nominal", "value", targets, truth, base, kw)
+            rows += direct_case(fit_a, "params_nominal", "value", targets, truth, base, kw, FLOORS[task])
             ca = ck[(ck["task"] == task) & (ck["metric"] == "acc")].set_index(["model", "step"])["value"]
             s2 = pd.DataFrame({"loss": np.log(cl), "acc": ca}).dropna().reset_index(drop=True)
-            rows += chained_case(f1, s2, "loss", "acc", targets, truth, {**base, "n_fit_stage2": len(s2)}, kw)
-            lsq2 = fit_sigmoid_lsq(s2["loss"], s2["acc"], down=True)
+            rows += chained_case(f1, s2, "loss", "acc", targets, truth, {**base, "n_fit_stage2": len(s2)}, kw,
+                                 FLOORS[task])
+            lsq2 = fit_sigmoid_lsq(s2["loss"], s2["acc"], down=True, floor=FLOORS[task])
             rows += point_rows(None if lsq2 is None else lsq2(loss_lsq), truth, base, "LSQ chained")
             print(f"  pythia {series:<8} {task:<15} stage 2 on {len(s2)} checkpoints", flush=True)
     return rows
@@ -264,6 +286,7 @@ def gadre(root: Path, kw, quick=False) -> list[dict]:
     loss = loss[loss["eval_set"] == "c4_val"][["run", "loss"]]
     d = err.merge(loss, on="run")
     d["acc17"] = 1 - d["err_avg17"]
+    floor = gadre_floor(root)
     rows = []
     for corpus in (["rpj"] if quick else ["c4_original", "rpj", "rw_original"]):
         g = d[d["train_dataset"] == corpus]
@@ -272,14 +295,14 @@ def gadre(root: Path, kw, quick=False) -> list[dict]:
         truth = held["acc17"].to_numpy()
         base = {"section": "gadre", "series": corpus, "task": "17-task avg accuracy", "targets": targets.tolist(),
                 "n_fit": len(fit_df), "runs": held["run"].tolist()}
-        rows += direct_case(fit_df, "flops", "acc17", targets, truth, base, kw)
-        f1, _ = bayes(fit_df, "chinchilla", ["params", "tokens"], "loss", kw)
+        rows += direct_case(fit_df, "flops", "acc17", targets, truth, base, kw, floor)
+        f1, _ = bayes(fit_df, "chinchilla", ["params", "tokens"], "loss", kw, likelihood="lognormal")
         xin = {"N": held["params"].to_numpy(), "D": held["tokens"].to_numpy()}
         if f1 is not None:
             lb = {**base, "task": "C4-eval loss (stage 1)"}
             rows += forecast_rows(f1.forecast(x=xin, prob=PROB).table(), held["loss"].to_numpy(), lb,
                                   "bayescale stage 1", f1.diagnostics().ok)
-        rows += chained_case(f1, fit_df, "loss", "acc17", xin, truth, base, kw)
+        rows += chained_case(f1, fit_df, "loss", "acc17", xin, truth, base, kw, floor)
         print(f"  gadre {corpus:<12} fit {len(fit_df)}, forecast {len(held)}", flush=True)
     return rows
 
@@ -314,8 +337,9 @@ def table(rows: list[dict]) -> str:
                 if sel:
                     out.append(f"| {task} | {m} | {_agg(sel)} |")
     out.append("\n### every forecast point but the paper split's (truth, median [90% new-observation interval])\n")
-    out.append("| section | series | task | target | truth | bayescale direct | bayescale chained | LSQ direct | LSQ chained |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| section | series | task | target | truth | bayescale direct | bayescale chained | LSQ direct | LSQ chained "
+               "| bnsl1_error direct |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     key = lambda r: (r["section"], r["series"], r["task"], r["target"])  # noqa: E731
     cells: dict = {}
     for r in rows:
@@ -335,7 +359,8 @@ def table(rows: list[dict]) -> str:
         truth = next((r["truth"] for r in by.values() if "truth" in r), np.nan)
         first = c("bayescale direct") or c("bayescale stage 1")
         out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]:.3g} | {truth:.3f} | {first} | {c('bayescale chained')} | "
-                   f"{c('LSQ sigmoid direct') or c('LSQ stage 1')} | {c('LSQ chained')} |")
+                   f"{c('LSQ sigmoid direct') or c('LSQ stage 1')} | {c('LSQ chained')} | "
+                   f"{c('bayescale direct (bnsl1_error)')} |")
     return "\n".join(out)
 
 
@@ -347,9 +372,9 @@ def main(argv=None) -> int:
                    choices=["family", "paper", "pythia", "gadre"], help="which parts to run (default all)")
     a = p.parse_args(argv)
     root = bs.data_dir()
-    kw = dict(draws=500, tune=500, chains=2, cores=2, target_accept=0.95, seed=0, progressbar=False)
+    kw = dict(draws=500, tune=1000, chains=4, cores=2, target_accept=0.95, seed=0, progressbar=False)
     if a.quick:
-        kw.update(draws=100, tune=100)
+        kw.update(draws=100, tune=100, chains=2)
     a.out.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore")
     t0 = time.time()
