@@ -320,6 +320,7 @@ def test_downstream_sigmoid_lsq_and_scores():
     fixed = dsb.fit_sigmoid_lsq(loss, yd, down=True, floor=0.1)  # the floor given, as bayescale's floor=
     np.testing.assert_allclose(fixed(loss), yd, atol=1e-4)
     assert fixed(np.array([1e6]))[0] == pytest.approx(0.1, abs=1e-6)  # far out along the loss: the floor itself
+    assert dsb.floor_for(0.25, [0.3, 0.4, 0.24]) is None and dsb.floor_for(0.25, [0.3] * 9 + [0.2]) == 0.25
     s = dsb.score(0.5, 0.45, 0.4, 0.55, 0.3, 0.49)
     assert s["abs_err"] == pytest.approx(0.05) and s["in90_law"] is True and s["in90_obs"] is False
     assert dsb.score(0.5, 0.45)["in90_obs"] is None  # a point forecast has no interval
