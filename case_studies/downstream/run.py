@@ -9,13 +9,18 @@ Data: ``pythia_evals`` (Biderman et al. 2023; zero-shot lm-evaluation-harness re
 at 27 checkpoints), the deduplicated series (six sizes up to 2.8B, 70M .. 2.8B, so the one with the most
 fitted sizes).  Two ways to forecast a task's accuracy at 6.9B and 12B:
 
-* **direct**: the accuracy of the final checkpoints (step 143000) of the six sizes, against N, with a
-  sigmoid in log N between a floor and a ceiling below 1;
+* **direct**: the accuracy of the final checkpoints (step 143000) of the six sizes, against N, with the
+  catalogue's ``sigmoid_floor`` (a sigmoid in log N from the task's chance level, given as ``floor``, up
+  to a ceiling below 1) and the ``logitnormal`` likelihood;
 * **chained** (``bs.chain``; the two-step approach of Llama 3's benchmark forecasts): stage 1,
   ``power_law_offset`` of the LAMBADA log-perplexity (the cross-entropy of the passage's last word: a loss)
   against N on the same six final checkpoints; stage 2, the task's accuracy against that loss on every
-  checkpoint from step 1000 on of the six sizes (96 points), with the same sigmoid falling in log loss; the
-  accuracy at 6.9B and 12B per posterior draw through the forecast loss.
+  checkpoint from step 1000 on of the six sizes (96 points), with the same law and likelihood (its slope
+  negative: accuracy falls as the loss grows); the accuracy at 6.9B and 12B per posterior draw through the
+  forecast loss.
+
+The floor is the task's chance level (0 for LAMBADA, 0.5 for PIQA and WinoGrande, 0.25 for ARC and SciQ),
+given, unless more than 10% of the fitted accuracies lie below it (ARC-Challenge), when it is inferred.
 
 ``downstream.png``: the stage-1 forecast of the loss, stage 2 for the headline task with the checkpoints,
 the two forecasts of its accuracy against N, and every task's two forecasts at 12B against the truth.
@@ -41,16 +46,18 @@ TASKS = ["lambada_openai", "piqa", "arc_easy", "arc_challenge", "sciq", "winogra
 HEADLINE = "arc_easy"
 TARGETS = np.array([6.9e9, 12e9])
 FIT_MAX = 2.8e9
-LIKELIHOOD = "lognormal"
+LAW = "sigmoid_floor"           # floor + (ceiling - floor) sigmoid(slope log(x / x50)), models/
+LIKELIHOOD = "logitnormal"      # normal noise on logit accuracy: every interval inside [0, 1]
+#: Chance levels, given as the sigmoid's floor: 0 for LAMBADA (a generated word), 0.5 for the two-way PIQA and
+#: WinoGrande, 0.25 for the 4-way ARC and SciQ.
+FLOORS = {"lambada_openai": 0.0, "piqa": 0.5, "arc_easy": 0.25, "arc_challenge": 0.25, "sciq": 0.25,
+          "winogrande": 0.5}
 
-_PRIORS = [{"name": "F", "prior": "Uniform(lower=0, upper=y_min)", "reason": "floor (chance level), inferred"},
-           {"name": "c", "prior": "Uniform(lower=y_max, upper=1)", "reason": "ceiling below 1, above the data"},
-           {"name": "k", "prior": "HalfNormal(sigma=2)", "reason": "slope per unit of natural log"},
-           {"name": "m", "prior": "Normal(mu=log(x_ref), sigma=5)", "reason": "log of the midpoint"}]
-UP = bs.make_law(name="sigmoid_up", formula="F + (c - F) * sigmoid(k * (log(x) - m))", inputs=["x"],
-                 parameters=_PRIORS, description="accuracy rising in log x between a floor F and a ceiling c")
-DOWN = bs.make_law(name="sigmoid_down", formula="F + (c - F) * sigmoid(k * (m - log(x)))", inputs=["x"],
-                   parameters=_PRIORS, description="accuracy falling in log loss between a ceiling c and a floor F")
+
+def floor_for(chance: float, y) -> float | None:
+    """The chance level as a fixed floor, or None (inferred) when more than 10% of ``y`` lie below it: small
+    models score below chance on ARC-Challenge, which a floor at chance cannot fit."""
+    return None if np.mean(np.asarray(y, float) < chance) > 0.1 else chance
 
 
 def load() -> pd.DataFrame:
@@ -77,9 +84,10 @@ def run_task(d, loss, f1, task, kw):
     truth = final.set_index("params_nominal").loc[TARGETS, "acc"].to_numpy()
     s2 = acc.merge(loss, on=["model", "params_nominal", "step"])
     s2 = s2[(s2["params_nominal"] <= FIT_MAX) & (s2["step"] >= 1000)].reset_index(drop=True)
-    direct = bs.fit(fit_a, law=UP, x="params_nominal", y="acc", likelihood=LIKELIHOOD, **kw)
-    second = bs.fit(s2, law=DOWN, x="loss", y="acc", likelihood=LIKELIHOOD, **kw)
-    return {"truth": truth, "fit": fit_a, "stage2_data": s2, "direct": direct, "second": second,
+    floors = (floor_for(FLOORS[task], fit_a["acc"]), floor_for(FLOORS[task], s2["acc"]))
+    direct = bs.fit(fit_a, law=LAW, x="params_nominal", y="acc", likelihood=LIKELIHOOD, floor=floors[0], **kw)
+    second = bs.fit(s2, law=LAW, x="loss", y="acc", likelihood=LIKELIHOOD, floor=floors[1], **kw)
+    return {"truth": truth, "fit": fit_a, "stage2_data": s2, "direct": direct, "second": second, "floors": floors,
             "fc_direct": direct.forecast(x=TARGETS, prob=0.9), "fc_chain": bs.chain(f1, second, x=TARGETS, prob=0.9)}
 
 
@@ -102,7 +110,8 @@ def summarise(res, f1, held_loss) -> dict:
             cc["parts"] = {k: float(tc[f"sd_{k}"].iloc[i]) for k in r["fc_chain"].forecast.parts}
             cc["horizon_loss"] = float(tc["horizon_loss"].iloc[i])
             rows.append({"N": float(n), "truth": float(r["truth"][i]), "direct": dd, "chained": cc})
-        out["tasks"][task] = {"n_stage2": len(r["stage2_data"]), "direct_ok": r["direct"].diagnostics().ok,
+        out["tasks"][task] = {"n_stage2": len(r["stage2_data"]), "floor_direct": r["floors"][0],
+                              "floor_stage2": r["floors"][1], "direct_ok": r["direct"].diagnostics().ok,
                               "stage2_ok": r["second"].diagnostics().ok, "forecasts": rows}
     pts = [(f, row) for t in out["tasks"].values() for f in t["forecasts"] for row in [f]]
     for way in ("direct", "chained"):
@@ -210,7 +219,7 @@ def main(argv=None) -> int:
              f"Stage 1 ({f1.law.name}, diagnostics {'ok' if f1.diagnostics().ok else 'NOT OK'}): LAMBADA log-ppl "
              + ", ".join(f"{n / 1e9:g}B {r['median']:.3f} [{r['obs_lower']:.3f}, {r['obs_upper']:.3f}] (truth {t:.3f})"
                          for n, r, t in zip(TARGETS, s["stage1"]["forecast"], held_loss)), "",
-             "| task | N | truth | direct median [90% new run] | chained median [90% new run] | chained sd (logit or log): "
+             "| task | N | truth | direct median [90% new run] | chained median [90% new run] | chained sd of logit acc: "
              "stage 1 / stage 2 params / stage 2 extrap / noise | fits ok (direct, stage 2) |",
              "|---|---|---|---|---|---|---|"]
     for task, t in s["tasks"].items():
