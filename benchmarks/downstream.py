@@ -326,14 +326,16 @@ def _agg(rs: list[dict]) -> str:
     ae = np.array([r["abs_err"] for r in ok if np.isfinite(r["abs_err"])])
     o = [r["in90_obs"] for r in ok if r["in90_obs"] is not None]
     la = [r["in90_law"] for r in ok if r["in90_law"] is not None]
+    w = [r["obs_upper"] - r["obs_lower"] for r in ok if np.isfinite(r["obs_lower"])]
     fits = [r["fit_ok"] for r in ok]
     cov = lambda v: f"{np.mean(v):.2f} ({sum(v)}/{len(v)})" if v else "n/a"  # noqa: E731
-    return (f"{len(rs)} | {np.mean(ae):.4f} | {np.median(ae):.4f} | {cov(o)} | {cov(la)} | "
-            f"{sum(fits)}/{len(rs)}" if ae.size else f"{len(rs)} | n/a | n/a | n/a | n/a | 0/{len(rs)}")
+    width = f"{np.mean(w):.3f}" if w else "n/a"
+    return (f"{len(rs)} | {np.mean(ae):.4f} | {np.median(ae):.4f} | {cov(o)} | {width} | {cov(la)} | "
+            f"{sum(fits)}/{len(rs)}" if ae.size else f"{len(rs)} | n/a | n/a | n/a | n/a | n/a | 0/{len(rs)}")
 
 
-HEAD = ("| {k} | method | points | mean abs err | median abs err | cov90 new obs | cov90 law | fits ok |\n"
-        "|---|---|---|---|---|---|---|---|")
+HEAD = ("| {k} | method | points | mean abs err | median abs err | cov90 new obs | mean width90 new obs | cov90 law "
+        "| fits ok |\n|---|---|---|---|---|---|---|---|---|")
 
 
 def table(rows: list[dict]) -> str:
