@@ -133,6 +133,7 @@ def test_cli_json_shape(saved, capsys):
     assert rep["first"]["law"] == rep["second"]["law"] == "power_law_offset"
     assert "ok" in rep["first"]["diagnostics"] and isinstance(rep["ok"], bool)
     assert rep["chain"]["seed"] == 4 and "permutation" in rep["chain"]["pairing"]
+    assert rep["chain"]["columns_match"] is False  # both fits name their columns x and y
     assert len(rep["forecasts"]) == 2
     for r in rep["forecasts"]:
         assert r["lower"] <= r["median"] <= r["upper"] and r["prob"] == 0.9
@@ -145,7 +146,7 @@ def test_cli_json_shape(saved, capsys):
     assert rep["forecasts"][0]["median"] == pytest.approx(float(np.median(c.expected[:, 0])))
     assert main(["forecast", str(p1), "--then", str(p2), "--at", str(10 * xmax)]) == 0
     out = capsys.readouterr().out
-    assert "chained forecast" in out and "sd stage1" in out
+    assert "chained forecast" in out and "sd stage1" in out and "note: stage 1 forecasts 'y'" in out
 
 
 @pytest.mark.parametrize("extra, msg", [

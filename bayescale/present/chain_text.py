@@ -19,6 +19,7 @@ def chain_report(first, second, c) -> dict[str, Any]:
     """The JSON object of ``bayescale forecast FIRST --then SECOND --json``: both stages (law, data,
     diagnostics), the chain's settings and one record per target (``forecasts``)."""
     d = c.to_dict()
+    d["columns_match"] = c.loss_name == c.second_input
     recs = d.pop("forecasts")
     return {"first": _stage(first), "second": _stage(second), "chain": d, "ok": c.reliable, "forecasts": recs}
 
@@ -31,6 +32,9 @@ def print_chain(first, second, c) -> None:
         print(f"{name}: {f.law.name} ({f.settings['likelihood']})  {xs} -> {f.data.columns.get('y', 'y')}  "
               f"[{f.data.n} observations, {f.data.source}]")
         print_diagnostics(f.diagnostics(), lead="  ")
+    if c.loss_name != c.second_input:
+        print(f"note: stage 1 forecasts '{c.loss_name}' and stage 2 was fitted on '{c.second_input}': the chain assumes "
+              "they are the same quantity")
     lo, hi = c.loss_range
     print(f"\nchained forecast ({pct} intervals; stage 2 fitted on {c.second_input} in [{fmt(lo)}, {fmt(hi)}]; "
           f"draws paired by a {c.pairing})")
