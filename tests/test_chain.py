@@ -180,3 +180,13 @@ def test_bounded_second_stage_stays_in_the_unit_interval(stages):
     assert np.all(c.forecast.parts["stage2_extrapolation"] > 0)  # shifted on the logit scale, as forecast_draws
     rec = c.to_records()[0]
     assert rec["sd_scale"] == "logit" and rec["horizon_loss"] > 0
+
+
+def test_cli_second_fit_of_two_inputs_exits_2(saved, tmp_path, capsys):
+    p1, _, _ = saved
+    two = bs.fit(bs.simulate(law="chinchilla", seed=0), law="chinchilla", x=["N", "D"], y="y", seed=0, **TINY)
+    p2 = two.save(tmp_path / "chin.nc")
+    assert main(["forecast", str(p1), "--then", str(p2), "--at", "1e7", "--json"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.startswith("error:") and "one input" in cap.err
+    assert len(cap.err.strip().splitlines()) == 1
