@@ -35,9 +35,9 @@ scale likewise)
 The interval's parts are reported as sds on the second likelihood's noise scale (``log y``, ``logit y``
 for bounded metrics, or ``y`` for additive noise; ``Forecast.scale``) at each target:
 
-* ``stage1``: the loss uncertainty propagated, ``sd_s g(L_sj)`` with ``g(L)`` the second stage's
+* ``stage1``: the loss uncertainty propagated, ``sd_s g(m(L_sj))`` with ``m(L)`` the second stage's
   median curve (the median over its draws of ``f_2(L; theta^(2))``, on a grid of losses);
-* ``stage2_parameters``: ``sd_s f_2(L^*_j; theta^(2)_s)`` at the median loss ``L^*_j``;
+* ``stage2_parameters``: ``sd_s g(f_2(L^*_j; theta^(2)_s))`` at the median loss ``L^*_j``;
 * ``stage2_extrapolation``: ``tau_2`` at the median loss's horizon;
 * ``noise``: the spread of a new observation around its expected value (``likelihood.noise_sd``).
 
