@@ -194,3 +194,35 @@ def test_chain_seeds_are_those_nutpie_hands_its_chains(pl_offset_df):
     nutpie.sample(dataclasses.replace(compiled, initial_point_func=record), draws=20, tune=20, chains=3, cores=2,
                   seed=11, progress_bar=False)
     assert sorted(seen) == sorted(seeds)
+
+
+def test_ess_remedy_projects_the_draws_and_only_for_ess_problems():
+    from bayescale.inference.fit import ESS_REMEDY_MAX_FACTOR, _more_draws
+    from bayescale.inference.results import Diagnostics
+
+    def diag(ess, rhat=1.012, div=0, ok=False, chains=4):
+        return Diagnostics(divergences=div, max_rhat=rhat, min_ess_bulk=ess, min_ess_tail=ess + 50, chains=chains,
+                           draws=1000, ok=ok, problems=("x",))
+
+    assert _more_draws(diag(250), 1000) == 2400  # 1000 * 1.5 * 400 / 250, to the next hundred
+    assert _more_draws(diag(390), 1000) == 2000  # at least twice the draws
+    assert _more_draws(diag(20), 1000) == ESS_REMEDY_MAX_FACTOR * 1000  # capped
+    assert _more_draws(diag(250, ok=True), 1000) is None
+    assert _more_draws(diag(250, div=3), 1000) is None, "divergences are not cured by more draws"
+    assert _more_draws(diag(250, rhat=1.2), 1000) is None, "chains that disagree are not cured by more draws"
+    assert _more_draws(diag(250), 300) is None, "a quick look (few draws asked for) is left as asked"
+    assert _more_draws(diag(float("nan")), 1000) is None
+
+
+def test_ess_remedy_samples_again_with_more_draws_and_says_so():
+    x = np.logspace(7.8, 9.5, 6)
+    df = bs.simulate(law="sigmoid_floor", likelihood="logitnormal", x=x, noise=0.05, seed=2,
+                     params=dict(floor=0.25, ceiling=0.8, slope=0.7, x50=1e9))
+    kw = dict(law="sigmoid_floor", x="x", y="y", likelihood="logitnormal", floor=0.25, draws=500, tune=500, chains=2,
+              cores=1, seed=2, progressbar=False)
+    f = bs.fit(df, **kw)
+    assert "ESS" in f.settings["remedy"] and f.settings["draws"] > 500 and f.config.draws == 500
+    assert f.tree["posterior"].sizes["draw"] == f.settings["draws"]
+    plain = bs.fit(df, **kw, auto_remedy=False)
+    assert plain.settings["remedy"] is None and plain.tree["posterior"].sizes["draw"] == 500
+    assert f.diagnostics().min_ess_bulk > plain.diagnostics().min_ess_bulk

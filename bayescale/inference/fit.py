@@ -28,7 +28,7 @@ from ..spec.resolve import check_prior_domains, resolve_priors
 from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
-from .results import Diagnostics, Fit, Forecast
+from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast, diagnose
 from .sampling import COMPILE_CACHE, sample
 from .starts import start_points
 
@@ -91,8 +91,11 @@ def fit(
     progressbar : bool, optional
         Defaults to showing progress when standard error is a terminal.
     auto_remedy : bool
-        If sampling ends with divergences, refit once with ``target_accept=0.99``
-        and record that in ``settings["remedy"]``.
+        If sampling ends with divergences, refit once with ``target_accept=0.99``; then, if the only
+        problems left are a bulk or tail ESS below the threshold (and R-hat at most 1.05), with at least
+        ``ESS_REMEDY_MIN_DRAWS`` draws asked for, sample again with more draws (enough for the ESS,
+        projected from the first run, at most ``ESS_REMEDY_MAX_FACTOR`` times as many, and as many tuning
+        steps).  Each remedy is recorded in ``settings["remedy"]``; the result may still fail, and says so.
     where : mapping, optional
         Use only rows whose column equals the value, e.g. ``{"split": "fit"}`` (recorded).
     init : {"optimize", "prior"}
@@ -204,6 +207,30 @@ def _check_config(cfg: FitConfig) -> str:
     return sampler
 
 
+#: The ESS remedy: only for fits asked for at least this many draws per chain (smaller runs are quick looks
+#: whose low ESS is expected), growing the draws at most this many times, to a projected ESS with this margin.
+ESS_REMEDY_MIN_DRAWS, ESS_REMEDY_MAX_FACTOR, _ESS_MARGIN, _ESS_REMEDY_RHAT = 500, 4, 1.5, 1.05
+
+
+def _more_draws(diag: Diagnostics, draws: int) -> int | None:
+    """Draws per chain for a second run when only the ESS (and a mild R-hat) failed, else None.
+
+    ESS grows about linearly with the draws of a well-mixed chain, so the need is projected from the
+    first run: ``draws * target / ess`` with a margin, at least twice the draws (a first run that missed
+    also mixed slowly while adapting), at most ``ESS_REMEDY_MAX_FACTOR`` times.  Hand-written because no library offers an
+    ESS-targeted rerun for nutpie."""
+    if diag.ok or diag.divergences or draws < ESS_REMEDY_MIN_DRAWS or not np.isfinite(diag.max_rhat):
+        return None
+    if diag.max_rhat > _ESS_REMEDY_RHAT:
+        return None
+    target = ESS_PER_CHAIN_MIN * diag.chains
+    ess = min(diag.min_ess_bulk, diag.min_ess_tail)
+    if not np.isfinite(ess) or ess <= 0:
+        return None
+    need = int(np.ceil(draws * _ESS_MARGIN * target / ess / 100.0) * 100)
+    return int(min(max(need, 2 * draws), ESS_REMEDY_MAX_FACTOR * draws))
+
+
 def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None) -> Fit:
     sampler = _check_config(config)
     law = get_law(law)
@@ -239,6 +266,19 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
         tree = sample(model, target_accept=0.99, **kw)
         target_accept = 0.99
+    draws, tune = int(config.draws), int(config.tune)
+    if config.auto_remedy:
+        fixed = {k for k, v in resolved.items() if v.fixed}
+        names = [n for n in [*law.param_names, *lik.noise_names] if n not in fixed]  # as Fit.free_names
+        first = diagnose(tree, names)
+        more = _more_draws(first, draws)
+        if more is not None:
+            note = (f"ESS {min(first.min_ess_bulk, first.min_ess_tail):.0f} < {ESS_PER_CHAIN_MIN * chains} "
+                    f"(R-hat {first.max_rhat:.3f}) with {draws} draws; sampled again with {more} draws and "
+                    f"{max(tune, more)} tuning steps per chain")
+            remedy = note if remedy is None else f"{remedy}; {note}"
+            draws, tune = more, max(tune, more)
+            tree = sample(model, target_accept=target_accept, **{**kw, "draws": draws, "tune": tune})
     if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone
         cd = tree["constant_data"].to_dataset().assign(trials=(("obs",), np.asarray(ds.trials, dtype=float)))
         tree["constant_data"] = cd
@@ -246,8 +286,8 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         "law": law.name,
         "likelihood": lik.name,
         "priors": {k: v.text for k, v in resolved.items()},
-        "draws": int(config.draws),
-        "tune": int(config.tune),
+        "draws": draws,
+        "tune": tune,
         "chains": chains,
         "target_accept": target_accept,
         "sampler": sampler,
