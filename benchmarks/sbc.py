@@ -91,6 +91,9 @@ START, END = "<!-- sbc:start -->", "<!-- sbc:end -->"
 COV_START, COV_END = "<!-- sbc_coverage:start -->", "<!-- sbc_coverage:end -->"
 FULL = dict(draws=500, tune=500, chains=2, n_rank_draws=99, bins=10)
 QUICK = dict(draws=60, tune=100, chains=1, n_rank_draws=19, bins=4)
+#: --defaults: the package's own sampling defaults (4 x 1000 draws, target_accept 0.9) and its automatic
+#: remedies (a rerun at 0.99 after divergences, more draws after a short ESS), as a user's fit runs
+DEFAULTS = dict(draws=None, tune=None, chains=None, n_rank_draws=99, bins=10, defaults=True)
 QUICK_LAWS = ("power_law", "power_law_offset")
 MAX_REDRAWS = 1000
 
@@ -270,9 +273,12 @@ def run_law(task: tuple) -> dict[str, Any]:
             row: dict[str, Any] = {"sim": s, "redraws": redraws, **{f"true_{n}": theta[n] for n in names}}
             t = time.time()
             try:
-                f = bs.fit(ds, law=law, priors=priors, draws=settings["draws"], tune=settings["tune"],
-                           chains=settings["chains"], cores=1, sampler="nutpie", seed=s, progressbar=False,
-                           auto_remedy=False)
+                if settings.get("defaults"):
+                    f = bs.fit(ds, law=law, priors=priors, cores=1, seed=s, progressbar=False)
+                else:
+                    f = bs.fit(ds, law=law, priors=priors, draws=settings["draws"], tune=settings["tune"],
+                               chains=settings["chains"], cores=1, sampler="nutpie", seed=s, progressbar=False,
+                               auto_remedy=False)
                 d = f.draws(names)
                 for n in names:
                     row[f"rank_{n}"] = sbc_rank(thin_draws(d[n], n_keep), theta[n])
@@ -458,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI mode: 8 simulations of 2 laws, tiny draws")
     ap.add_argument("--n", type=int, default=100, help="simulations per law (full mode)")
+    ap.add_argument("--defaults", action="store_true",
+                    help="fit with the package's sampling defaults and automatic remedies (4 x 1000 draws)")
     ap.add_argument("--laws", nargs="*", default=None, help="laws to run (default: every catalogue law)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -484,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         settings, laws, n = QUICK, list(a.laws or QUICK_LAWS), 8
     else:
-        settings, laws, n = FULL, list(a.laws or [law.name for law in bs.list_laws()]), a.n
+        settings, laws, n = (DEFAULTS if a.defaults else FULL), list(a.laws or [law.name for law in bs.list_laws()]), a.n
     if not a.summarize:
         # costliest laws first so the pool stays busy to the end
         laws_run = sorted(laws, key=lambda l: -len(bs.get_law(l).parameters))
