@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..errors import FitError
 from ..predictive import check_prob
-from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy
 from .forecast import Forecast
 
 __all__ = ["Chained", "chain", "loss_horizon", "PAIRING"]
@@ -262,9 +262,7 @@ def chain(first: Any, second: Any, *, x: Any, prob: float = 0.9, seed: int | Non
     tau = disc.sd(h_draws, base[None, :])
     expected = mu
     if np.any(tau > 0):
-        rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, 2])
-        half = rng_d.standard_normal(((n1 + 1) // 2, m))  # antithetic pairs, as in forecast_draws
-        z = np.concatenate([half, -half])[:n1]
+        z = antithetic_normal(seed, (n1, m), 2)
         expected = lik.shift(mu, tau * z)
     observed = lik.draw(expected, {k: paired[k] for k in lik.noise_names},
                         np.random.default_rng(None if seed is None else [int(seed), 2]))

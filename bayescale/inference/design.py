@@ -53,7 +53,7 @@ from arviz_stats.base import array_stats
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
-from ..spec.discrepancy import get_discrepancy, horizon
+from ..spec.discrepancy import antithetic_normal, get_discrepancy, horizon
 from ..spec.formula import parse
 
 __all__ = ["Design", "design", "cost_of", "K_MAX", "OUTCOMES"]
@@ -193,9 +193,7 @@ class _Posterior:
         self.mu = expected_draws(fit.law, self.params, target)[:, 0]
         self.S = self.mu.size
         self.chains = int(fit.tree["posterior"].sizes["chain"])
-        rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-        half = rng_d.standard_normal(((self.S + 1) // 2, 1))
-        self.z = np.concatenate([half, -half])[: self.S, 0]
+        self.z = antithetic_normal(seed, (self.S,))  # the forecast's own draws at one target
 
     def widths(self, w: np.ndarray, h: float, disc) -> tuple[np.ndarray, np.ndarray]:
         """Widths of the ``prob`` intervals of the expected value and of a new observation at the target,

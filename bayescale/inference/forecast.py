@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..spec.discrepancy import OFF, Discrepancy, horizon
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon
 from ..spec.likelihoods import Likelihood
 
 __all__ = ["Forecast", "forecast_draws"]
@@ -142,11 +142,7 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     tau = discrepancy.sd(h, base) if shifts else np.zeros_like(h)
     expected = mu
     if np.any(tau > 0):
-        rng_d = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-        # antithetic pairs (z, -z): the discrepancy is symmetric on the noise scale, and pairing keeps the
-        # median of the forecast from wandering with the Monte Carlo noise of the draws
-        half = rng_d.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))
-        z = np.concatenate([half, -half])[: mu.shape[0]]
+        z = antithetic_normal(seed, mu.shape)
         expected = likelihood.shift(mu, tau[None, :] * z)
     observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
     parts = {"parameters": sd_param, "noise": sd_noise, "extrapolation": tau}

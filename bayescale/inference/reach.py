@@ -51,7 +51,7 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws
-from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy
 from .allocation import allocate_draws
 
 __all__ = ["Reach", "reach"]
@@ -349,9 +349,7 @@ class _Shift:
         if seed is None:
             seed = fit.settings.get("seed")
         self.noise = fit.draws(self.lik.noise_names)
-        rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, 0x2EAC])
-        half = rng.standard_normal((n + 1) // 2)
-        self.z = np.concatenate([half, -half])[:n]  # antithetic: the shift is symmetric in log y
+        self.z = antithetic_normal(seed, (n,), 0x2EAC)
 
     def apply(self, vals: np.ndarray, u: np.ndarray, logs: Mapping[str, np.ndarray], path: _Path) -> np.ndarray:
         """Values ``vals`` (draws, len(u)) shifted; the relative unit is the forecast's own sd there (of the

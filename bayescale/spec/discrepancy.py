@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import FitError
 
-__all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon"]
+__all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon", "antithetic_normal"]
 
 #: How the sd scales: ``absolute`` (sd of log y itself) or ``relative`` (a multiple of the forecast's own sd).
 FORMS = ("absolute", "relative")
@@ -132,6 +132,21 @@ def get_discrepancy(spec: str | Mapping[str, Any] | Discrepancy | None) -> Discr
             raise FitError(f"discrepancy values must be numbers, got {dict(spec)!r}") from None
         return Discrepancy(str(spec.get("name", "user")), s0, kappa, "user", str(spec.get("form", "absolute")))
     raise FitError(f"discrepancy must be a name, a mapping with s0 and kappa, or off; got {spec!r}")
+
+
+def antithetic_normal(seed: int | None, shape: tuple[int, ...], *stream: int) -> np.ndarray:
+    """Standard normal draws of the discrepancy, shape ``shape``, in antithetic pairs along the first axis.
+
+    The first half are drawn from ``default_rng([seed, 0x5EED, *stream])`` (a stream apart from the noise
+    draws, so switching the discrepancy off leaves them as they were); the second half are their
+    negatives.  The discrepancy is symmetric on the noise scale, and pairing keeps a forecast's median
+    from wandering with the Monte Carlo noise of the draws.  ``stream`` separates the uses (forecasts,
+    inverse forecasts, chained forecasts) so that none reuses another's numbers.
+    """
+    n = int(shape[0])
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED, *map(int, stream)])
+    half = rng.standard_normal(((n + 1) // 2, *shape[1:]))
+    return np.concatenate([half, -half])[:n]
 
 
 def horizon(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]) -> np.ndarray:
