@@ -55,7 +55,7 @@ import pandas as pd
 from ..errors import FitError
 from ..predictive import check_prob
 from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy
-from .forecast import Forecast
+from .forecast import Forecast, own_sd
 
 __all__ = ["Chained", "chain", "loss_horizon", "PAIRING"]
 
@@ -249,9 +249,8 @@ def chain(first: Any, second: Any, *, x: Any, prob: float = 0.9, seed: int | Non
     Lmed = np.median(L, axis=0)
     at_med = lik.clip_mean(_evaluate(second.law, p2, np.broadcast_to(Lmed, (len(next(iter(p2.values()))), m))))
     noise2 = {k: p2[k] for k in lik.noise_names}
-    sd_p2 = np.std(lik.link(at_med), axis=0)
-    sd_noise = np.asarray(lik.noise_sd(at_med, noise2), dtype=float)
-    base = np.sqrt(sd_p2 ** 2 + sd_noise ** 2)
+    sd_p2, sd_noise, base = own_sd(lik, at_med, noise2)
+    sd_noise = np.asarray(sd_noise, dtype=float)
 
     xin = second.data.inputs[second.law.inputs[0]]
     lo, hi = float(np.min(xin)), float(np.max(xin))

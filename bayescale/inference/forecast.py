@@ -33,7 +33,7 @@ import pandas as pd
 from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon
 from ..spec.likelihoods import Likelihood
 
-__all__ = ["Forecast", "forecast_draws"]
+__all__ = ["Forecast", "forecast_draws", "own_sd"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,17 @@ class Forecast:
         return out
 
 
+def own_sd(likelihood: Likelihood, mu: np.ndarray, noise: Mapping[str, np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A forecast's own spread per target on the noise scale: ``(sd_param, sd_noise, base)``, the sd over
+    draws of ``link(mu)`` (shape (draws, m)), one observation's noise sd, and ``sqrt(sd_param^2 +
+    sd_noise^2)``, the relative discrepancy's unit."""
+    sd_noise = likelihood.noise_sd(mu, noise)
+    with np.errstate(all="ignore"):
+        sd_param = np.std(likelihood.link(mu), axis=0)
+    return sd_param, sd_noise, np.sqrt(sd_param ** 2 + sd_noise ** 2)
+
+
 def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str, np.ndarray],
                    inputs: Mapping[str, np.ndarray], fitted: Mapping[str, np.ndarray], discrepancy: Discrepancy,
                    seed: int | None, prob: float, reliable: bool) -> Forecast:
@@ -134,10 +145,7 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     """
     h = horizon(fitted, inputs)
     mu = likelihood.clip_mean(mu)
-    sd_noise = likelihood.noise_sd(mu, noise)
-    with np.errstate(all="ignore"):
-        sd_param = np.std(likelihood.link(mu), axis=0)
-    base = np.sqrt(sd_param ** 2 + sd_noise ** 2)  # the forecast's own sd on the noise scale (the relative unit)
+    sd_param, sd_noise, base = own_sd(likelihood, mu, noise)
     shifts = likelihood.scale != "identity"
     tau = discrepancy.sd(h, base) if shifts else np.zeros_like(h)
     expected = mu
