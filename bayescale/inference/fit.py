@@ -28,7 +28,7 @@ from ..spec.resolve import check_prior_domains, resolve_priors
 from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
-from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast, diagnose
+from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast
 from .sampling import COMPILE_CACHE, sample
 from .starts import start_points
 
@@ -266,40 +266,42 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
         tree = sample(model, target_accept=0.99, **kw)
         target_accept = 0.99
+
+    def result(tree, draws: int, tune: int, remedy: str | None) -> Fit:
+        if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone
+            cd = tree["constant_data"].to_dataset().assign(trials=(("obs",), np.asarray(ds.trials, dtype=float)))
+            tree["constant_data"] = cd
+        settings = {
+            "law": law.name,
+            "likelihood": lik.name,
+            "priors": {k: v.text for k, v in resolved.items()},
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "target_accept": target_accept,
+            "sampler": sampler,
+            "sampler_ran": str(tree["posterior"].attrs.get("inference_library", sampler)),
+            "seed": config.seed,
+            "remedy": remedy,
+            "init": config.init if starts else "prior",
+            "divergences_first_run": first_div,
+            "data_source": ds.source,
+            "bayescale_version": __version__,
+        }
+        return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)
+
     draws, tune = int(config.draws), int(config.tune)
-    if config.auto_remedy:
-        fixed = {k for k, v in resolved.items() if v.fixed}
-        names = [n for n in [*law.param_names, *lik.noise_names] if n not in fixed]  # as Fit.free_names
-        first = diagnose(tree, names)
-        more = _more_draws(first, draws)
-        if more is not None:
-            note = (f"ESS {min(first.min_ess_bulk, first.min_ess_tail):.0f} < {ESS_PER_CHAIN_MIN * chains} "
-                    f"(R-hat {first.max_rhat:.3f}) with {draws} draws; sampled again with {more} draws and "
-                    f"{max(tune, more)} tuning steps per chain")
-            remedy = note if remedy is None else f"{remedy}; {note}"
-            draws, tune = more, max(tune, more)
-            tree = sample(model, target_accept=target_accept, **{**kw, "draws": draws, "tune": tune})
-    if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone
-        cd = tree["constant_data"].to_dataset().assign(trials=(("obs",), np.asarray(ds.trials, dtype=float)))
-        tree["constant_data"] = cd
-    settings = {
-        "law": law.name,
-        "likelihood": lik.name,
-        "priors": {k: v.text for k, v in resolved.items()},
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "target_accept": target_accept,
-        "sampler": sampler,
-        "sampler_ran": str(tree["posterior"].attrs.get("inference_library", sampler)),
-        "seed": config.seed,
-        "remedy": remedy,
-        "init": config.init if starts else "prior",
-        "divergences_first_run": first_div,
-        "data_source": ds.source,
-        "bayescale_version": __version__,
-    }
-    return Fit(tree=tree, law=law, data=ds, settings=settings, config=config)
+    out = result(tree, draws, tune, remedy)
+    more = _more_draws(out.diagnostics(), draws) if config.auto_remedy else None
+    if more is None:
+        return out  # its diagnostics, computed above, are kept with it
+    first = out.diagnostics()
+    note = (f"ESS {min(first.min_ess_bulk, first.min_ess_tail):.0f} < {ESS_PER_CHAIN_MIN * chains} "
+            f"(R-hat {first.max_rhat:.3f}) with {draws} draws; sampled again with {more} draws and "
+            f"{max(tune, more)} tuning steps per chain")
+    tune = max(tune, more)
+    tree = sample(model, target_accept=target_accept, **{**kw, "draws": more, "tune": tune})
+    return result(tree, more, tune, note if remedy is None else f"{remedy}; {note}")
 
 
 def _checked_dataset(ds: Dataset, lik, config: FitConfig) -> Dataset:
