@@ -40,8 +40,9 @@ from scipy.special import logsumexp
 
 import bayescale as bs
 
-LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)
-SHOW = (0.5, 0.8, 0.9, 0.95)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration import LEVELS, SHOW, coverage  # noqa: E402  (the same levels and coverage as the 1-D benchmark)
+
 PORIAN_KEYS = ["dataset", "hparams", "warmup", "decay", "param_count", "loss_source"]
 
 
@@ -82,11 +83,6 @@ def score(fit, test: pd.DataFrame, discrepancy: str, seed: int) -> pd.DataFrame:
     lpd = logsumexp(ll, axis=0) - np.log(ll.shape[0])
     return pd.DataFrame({"pit": pit, "lpd": lpd, "log_err": np.log(np.median(exp_, axis=0)) - np.log(y),
                          "horizon": fc.horizon})
-
-
-def coverage(pit: np.ndarray, level: float) -> float:
-    lo, hi = (1 - level) / 2, (1 + level) / 2
-    return float(np.mean((pit >= lo) & (pit <= hi)))
 
 
 def summarise(points: pd.DataFrame) -> pd.DataFrame:
