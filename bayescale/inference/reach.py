@@ -51,7 +51,7 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy, horizon
 from .allocation import allocate_draws
 
 __all__ = ["Reach", "reach"]
@@ -200,11 +200,10 @@ class _Path:
         else:
             with np.errstate(all="ignore"):
                 xin = {k: np.exp(np.nanmedian(np.where(np.isfinite(v), v, np.nan), axis=0)) for k, v in logs.items()}
-        h = np.zeros(np.shape(u))
-        with np.errstate(all="ignore"):
-            for k, v in xin.items():
-                h = np.fmax(h, np.log10(np.asarray(v, dtype=float) / float(np.max(self.fit.data.inputs[k]))))
-        return np.clip(h, 0.0, None)
+        # a scale without a value (no optimum in any draw) counts as inside the data, as it adds no distance
+        xin = {k: np.where(np.isfinite(v), v, 0.0) for k, v in xin.items()}
+        with np.errstate(divide="ignore"):
+            return horizon(self.fit.data.inputs, xin)
 
     def _ratio_inputs(self, u: np.ndarray) -> dict[str, np.ndarray]:
         n = np.exp((u - np.log(self.k * self.ratio)) / 2)
