@@ -140,20 +140,25 @@ def targets_of(law, target: Sequence[float], target_input: Sequence[str]) -> Any
     return None
 
 
-def parse_input_targets(law, items: Sequence[str]) -> dict[str, list[float]]:
+def parse_input_targets(law, items: Sequence[str], *, what: str = "target") -> dict[str, list[float]]:
+    """Scales given as ``NAME=VALUE,...`` (every input of ``law``), e.g. ``--target-input N=7e10,D=1.4e12``;
+    ``what`` names them in the errors (target, candidate)."""
     out: dict[str, list[float]] = {k: [] for k in law.inputs}
+    parse = _positive_float if what == "target" else positive_number(f"{what} scale")
     for it in items:
         parts = dict(p.split("=", 1) for p in it.split(",") if "=" in p)
         if set(parts) != set(law.inputs):
+            unknown = sorted(set(parts) - set(law.inputs))
             raise BayescaleError(
-                f"target {it!r} must give every input of law {law.name!r} as "
+                f"{what} {it!r} must give every input of law {law.name!r} as "
                 + ",".join(f"{k}=VALUE" for k in law.inputs)
+                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
             )
         for k in law.inputs:
             try:
-                out[k].append(_positive_float(parts[k]))
+                out[k].append(parse(parts[k].strip()))
             except argparse.ArgumentTypeError as exc:
-                raise BayescaleError(f"{k}: {exc}") from None
+                raise BayescaleError(f"{what} {k}: {exc}" if what != "target" else f"{k}: {exc}") from None
     return out
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from ..errors import BayescaleError
 from ..inference.design import OUTCOMES
 from ..inference.fit import load, refit
 from ..present.design_text import print_design
-from .args import add_prob_arg, integer, positive_number, seed
+from .args import add_prob_arg, integer, parse_input_targets, seed
 
 __all__ = ["register"]
 
@@ -31,27 +30,11 @@ expected reduction of that width per unit cost.  The default cost is the candida
 def _points(law, items, what: str) -> dict[str, list[float]]:
     """Scales from the command line: numbers for a one-input law, NAME=VALUE,... for any law."""
     names = list(law.inputs)
-    out: dict[str, list[float]] = {k: [] for k in names}
-    parse = positive_number(f"{what} scale")
-    for it in items:
-        if "=" not in it:
-            if len(names) != 1:
-                raise BayescaleError(f"law {law.name!r} has inputs {', '.join(names)}: give each {what} as "
-                                     + ",".join(f"{k}=VALUE" for k in names) + f", not {it!r}")
-            parts = {names[0]: it}
-        else:
-            parts = dict(p.split("=", 1) for p in it.split(",") if "=" in p)
-            if set(parts) != set(names):
-                unknown = sorted(set(parts) - set(names))
-                raise BayescaleError(f"{what} {it!r} must give every input of law {law.name!r} as "
-                                     + ",".join(f"{k}=VALUE" for k in names)
-                                     + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
-        for k in names:
-            try:
-                out[k].append(parse(parts[k].strip()))
-            except argparse.ArgumentTypeError as exc:
-                raise BayescaleError(f"{what} {k}: {exc}") from None
-    return out
+    bare = [it for it in items if "=" not in it]
+    if bare and len(names) != 1:
+        raise BayescaleError(f"law {law.name!r} has inputs {', '.join(names)}: give each {what} as "
+                             + ",".join(f"{k}=VALUE" for k in names) + f", not {bare[0]!r}")
+    return parse_input_targets(law, [it if "=" in it else f"{names[0]}={it}" for it in items], what=what)
 
 
 def _cmd_design(a) -> int:
