@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 import pymc  # noqa: F401  (imported first: it raises the recursion limit, which Hypothesis would warn about)
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import bayescale as bs
@@ -118,6 +118,11 @@ def prior_strings(draw):
 
 @SETTINGS
 @given(prior=prior_strings(), name=st.sampled_from(["alpha", "E", "A", "sigma"]))
+# found by CI: an interval whose ends are one expression, and a LogUniform with upper <= 0
+@example(prior="Uniform(lower=alpha, upper=alpha)", name="sigma")
+@example(prior="LogUniform(lower=alpha, upper=alpha)", name="sigma")
+@example(prior="LogUniform(lower=alpha, upper=0.0)", name="sigma")
+@example(prior="LogUniform(lower=alpha, upper=0.0)", name="A")
 def test_prior_strings_are_checked_before_sampling(good_csv, prior, name):
     rc, text = _run(good_csv, ["--prior", f"{name}={prior}", "--draws", "5", "--tune", "5"])
     event("reached sampler" if rc is None else "rejected")
@@ -153,3 +158,14 @@ def test_make_law_and_parse_prior_share_one_check(prior):
         assert made or "uses" in law_msg, law_msg
     else:
         assert not made and msg.split(": ", 1)[-1] in law_msg, (msg, law_msg)
+
+
+@pytest.mark.parametrize("prior, why", [
+    ("Uniform(lower=alpha, upper=0.1)", "lower=0.29"),
+    ("HalfNormal(sigma=alpha-5)", "sigma=-4.7"),
+])
+def test_noise_prior_arguments_that_use_parameters_are_checked_at_the_start(good_csv, prior, why):
+    """Arguments that use a law parameter are checked at the starting point, before any sampling."""
+    rc, text = _run(good_csv, ["--prior", f"sigma={prior}"])
+    _assert_one_line(rc, text)
+    assert "starting point (alpha=" in text and why in text, text

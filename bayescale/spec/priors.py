@@ -24,6 +24,8 @@ and its exponent that otherwise slows NUTS down.
 
 from __future__ import annotations
 
+import ast
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -134,7 +136,7 @@ FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
         to_raw=lambda v, a: (np.log(v) - _log_span(a, np.log)[0]) / _log_span(a, np.log)[1],
         draw=lambda a, rng, n: np.exp(_log_span(a, np.log)[0] + _log_span(a, np.log)[1] * rng.uniform(size=n)),
         logpdf=lambda v, a: stats.loguniform.logpdf(v, a["lower"], a["upper"]),
-        positive=("lower",),
+        positive=("lower", "upper"),
         increasing=("lower", "upper"),
     ),
     PriorFamily(
@@ -282,6 +284,11 @@ def parse_prior(text: str | Prior, *, param: str = "?") -> Prior:
         )
     prior = Prior(text=text, dist=dist, args=args)
     check_domain(prior, {}, param=param)
+    inc = prior.family.increasing
+    if inc and ast.dump(args[inc[0]].tree) == ast.dump(args[inc[1]].tree):
+        # the same expression on both sides is empty for every value of the names it uses
+        raise PriorError(f"prior for {param!r}: {text}: {inc[0]} and {inc[1]} are the same expression, "
+                         f"so the interval is empty")
     return prior
 
 
