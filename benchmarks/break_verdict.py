@@ -8,8 +8,9 @@ Simulates many small datasets (about 20 points over 3 decades, 2% log-normal noi
   and 4 below, floor ``a ~ U(0.2, 1)``, initial slope ``c0 ~ U(0.1, 0.4)``, and the reducible part
   at the break ``q a`` with ``q ~ U(0.5, 3)`` (so that the break is visible above the floor);
 
-runs ``compare(laws=[power_law_offset, bnsl1], lfo=False)`` on each (nutpie, 500 draws, 500 tuning
-steps, 2 chains; each worker compiles each law once and swaps the data in), and prints
+runs ``compare(laws=[power_law_offset, bnsl1])`` on each at the package's defaults (leave-future-out on,
+nutpie 4 x 1000 draws and 1000 tuning steps, the automatic remedies; each worker compiles each law once
+and swaps the data in), and prints
 
 * the false-break rate: P(verdict = "break supported") on ``null`` data (target <= 5%);
 * the detection rate: P("break supported") on data with ``c1 >= 0.5`` (target >= 80%);
@@ -20,7 +21,10 @@ Usage::
 
     python benchmarks/break_verdict.py --quick          # 4 datasets per scenario
     python benchmarks/break_verdict.py --n 30           # 30 per scenario (7 scenarios)
-    python benchmarks/break_verdict.py --n 30 --readme benchmarks/README.md   # also write the results
+    python benchmarks/break_verdict.py --n 20 --n-null 100 --readme benchmarks/README.md
+                                                        # 100 null datasets, 20 per break scenario,
+                                                        # and write the results
+    python benchmarks/break_verdict.py --fast           # the old settings: 2 x 500 draws, no LFO
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from bayescale.evaluate.many import dask_map
 X = np.logspace(2, 5, 20)
 NOISE = 0.02
 SCENARIOS = [("null", None, None)] + [(f"break c1={c} f1={f}", c, f) for c in (0.25, 0.5, 1.0) for f in (0.1, 0.3)]
-SETTINGS = dict(draws=500, tune=500, chains=2, sampler="nutpie")
+#: the package's defaults (draws, tuning, chains, remedies come from bayescale.fit); --fast: the old 2 x 500 without LFO
+SETTINGS = dict(sampler="nutpie")
+FAST = dict(draws=500, tune=500, chains=2, sampler="nutpie", lfo=False)
 START, END = "<!-- break_verdict:start -->", "<!-- break_verdict:end -->"
 
 
@@ -69,19 +75,20 @@ def simulate_case(scenario: int, rep: int):
 
 
 def run_case(args):
-    scenario, rep = args
+    scenario, rep, settings = args
     warnings.simplefilter("ignore")
     import bayescale as bs
 
     df, params = simulate_case(scenario, rep)
     t = time.time()
     try:
-        c = bs.compare(df, laws=["power_law_offset", "bnsl1"], x="x", lfo=False, seed=rep, **SETTINGS)
+        c = bs.compare(df, laws=["power_law_offset", "bnsl1"], x="x", seed=rep, progress=False, **settings)
     except Exception as exc:  # a failed case is recorded, not hidden
         return {"scenario": scenario, "rep": rep, "verdict": "error", "error": f"{type(exc).__name__}: {exc}"}
     v = c.verdict
     return {"scenario": scenario, "rep": rep, "verdict": v.verdict, "reliable": v.reliable,
-            "elpd_diff": v.elpd_diff, "dse": v.dse,
+            "elpd_diff": v.elpd_diff, "dse": v.dse, "lfo_diff": v.lfo_diff, "lfo_se": v.lfo_se,
+            "lfo_points": v.lfo_points, "decided_by": v.decided_by, "warnings": list(v.warnings),
             "k_max": max(r.pareto_k_max for r in c.loo.values()),
             "refits": sum(len(r.refits) for r in c.loo.values()),
             "unresolved": sum(len(r.unresolved) for r in c.loo.values()),
@@ -97,7 +104,7 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def summarise(rows, n_per, wall, workers) -> str:
+def summarise(rows, n_per, wall, workers, fast=False) -> str:
     lines = []
     by = {i: [r for r in rows if r["scenario"] == i] for i in range(len(SCENARIOS))}
     null = by[0]
@@ -106,8 +113,11 @@ def summarise(rows, n_per, wall, workers) -> str:
     det = sum(r["verdict"] == "break supported" for r in det_rows)
     lo, hi = wilson(fb, len(null))
     dlo, dhi = wilson(det, len(det_rows))
-    lines.append(f"Datasets: {len(rows)} ({n_per} per scenario, {len(SCENARIOS)} scenarios), 20 points over "
-                 f"3 decades, 2% noise; nutpie 500 draws + 500 tune x 2 chains; {workers} workers; "
+    how = ("nutpie 500 draws + 500 tune x 2 chains, no leave-future-out" if fast else
+           "the package's defaults (nutpie 4 x 1000 draws, 1000 tune, automatic remedies, leave-future-out)")
+    n_null = len(null)
+    lines.append(f"Datasets: {len(rows)} ({n_null} null, {n_per} per break scenario, {len(SCENARIOS) - 1} break "
+                 f"scenarios), 20 points over 3 decades, 2% noise; {how}; {workers} workers; "
                  f"wall time {wall / 60:.1f} min.")
     lines.append("")
     lines.append(f"- **False-break rate** (null data, verdict 'break supported'): {fb}/{len(null)} = "
@@ -125,8 +135,11 @@ def summarise(rows, n_per, wall, workers) -> str:
         nrel = sum(not r.get("reliable", True) for r in ok)
         md = np.median([r["elpd_diff"] for r in ok]) if ok else float("nan")
         ms = np.median([r["dse"] for r in ok]) if ok else float("nan")
+        lf = [r["lfo_diff"] for r in ok if r.get("lfo_points")]
+        mf = f"{np.median(lf):.1f}" if lf else "-"
+        dec = sum(r.get("decided_by") == "leave-future-out" for r in ok)
         lines.append(f"| {SCENARIOS[i][0]} | {len(rs)} | {cnt['break supported']} | {cnt['no break supported']} | "
-                     f"{cnt['inconclusive']} | {cnt['error']} | {nrel} | {md:.1f} | {ms:.1f} | "
+                     f"{cnt['inconclusive']} | {cnt['error']} | {nrel} | {md:.1f} | {ms:.1f} | {mf} | {dec} | "
                      f"{sum(r.get('refits', 0) for r in ok)} | {sum(r.get('unresolved', 0) for r in ok)} |")
     errs = [r for r in rows if r["verdict"] == "error"]
     if errs:
@@ -149,12 +162,17 @@ def write_readme(path: str, text: str, command: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="4 datasets per scenario")
-    p.add_argument("--n", type=int, default=30, help="datasets per scenario (default 30)")
+    p.add_argument("--n", type=int, default=30, help="datasets per break scenario (default 30)")
+    p.add_argument("--n-null", type=int, default=None, help="null datasets (default: --n)")
+    p.add_argument("--fast", action="store_true", help="the old settings: 2 x 500 draws, no leave-future-out")
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     p.add_argument("--readme", default=None, help="write the results between markers in this file")
     a = p.parse_args(argv)
     n = 4 if a.quick else a.n
-    cases = [(s, r) for r in range(n) for s in range(len(SCENARIOS))]
+    n_null = n if a.n_null is None or a.quick else a.n_null
+    settings = FAST if a.fast else SETTINGS
+    cases = [(s, r, settings) for r in range(max(n, n_null)) for s in range(len(SCENARIOS))
+             if r < (n_null if s == 0 else n)]
     t0 = time.time()
     rows = []
     # the package's Dask path (a LocalCluster of --workers processes), as bayescale.fit_many uses
@@ -163,7 +181,7 @@ def main(argv=None) -> int:
         print(f"[{i}/{len(cases)}] {SCENARIOS[row['scenario']][0]:<20} rep {row['rep']:>3}: {row['verdict']}"
               + (f" (elpd diff {row['elpd_diff']:.1f}, dse {row['dse']:.1f}, {row['seconds']:.1f}s)"
                  if "elpd_diff" in row else f" {row.get('error', '')}"), file=sys.stderr, flush=True)
-    text = summarise(rows, n, time.time() - t0, a.workers)
+    text = summarise(rows, n, time.time() - t0, a.workers, fast=a.fast)
     print(text)
     if a.readme:
         cmd = "python benchmarks/break_verdict.py " + " ".join(argv if argv is not None else sys.argv[1:])

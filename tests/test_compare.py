@@ -36,7 +36,7 @@ def _d(center, sd_log10=0.1, n=2000):
 # ----------------------------------------------------------------------------- verdict rule
 def test_verdict_break_supported():
     v = break_verdict(elpd_diff=20.0, dse=4.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
-    assert v.verdict == "break supported"
+    assert v.verdict == "break supported" and v.decided_by == "LOO"
     assert v.breaks[0]["c_excludes_0"] and v.breaks[0]["d_inside"]
     assert v.reliable
 
@@ -85,6 +85,35 @@ def test_verdict_any_of_several_breaks_counts():
                       d_draws=[_d(1e3), _d(1e4)], x_inner=X_INNER)
     assert v.verdict == "break supported"
     assert [b["c_excludes_0"] for b in v.breaks] == [False, True]
+
+
+def test_verdict_lfo_carries_the_decision_when_loo_does_not_decide():
+    # the 4-digit addition case: exact LOO of the points by the drop swamps the sum (dse 53), while
+    # leave-future-out favours the break by about 8 nats on each of 3 held-out points
+    sharp = dict(c_draws=[_draws(5.2, 0.3)], d_draws=[_d(6e2, 0.005)], x_inner=(1.9e2, 8.6e2))
+    v = break_verdict(elpd_diff=0.7, dse=52.7, lfo_pointwise=[7.8, 7.4, 8.9], **sharp)
+    assert v.verdict == "break supported" and v.lfo_points == 3
+    assert v.lfo_diff == pytest.approx(24.1) and v.lfo_se == pytest.approx(np.sqrt(3) * np.std([7.8, 7.4, 8.9], ddof=1))
+    assert any("carries the decision" in r for r in v.reasons) and v.decided_by == "leave-future-out"
+    # without LFO the same numbers are not a tie (the se is far too large to have seen a break)
+    assert break_verdict(elpd_diff=0.7, dse=52.7, **sharp).verdict == "inconclusive"
+    # LFO that favours the baseline carries "no break" the same way
+    v = break_verdict(elpd_diff=0.7, dse=52.7, lfo_pointwise=[-3.0, -2.5, -3.2], **sharp)
+    assert v.verdict == "no break supported"
+
+
+def test_verdict_lfo_cannot_override_loo_or_the_posterior():
+    real = dict(c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    # LOO decides against the break: LFO's win does not count
+    assert break_verdict(elpd_diff=-10.0, dse=2.0, lfo_pointwise=[5.0, 5.0, 5.0], **real).verdict != "break supported"
+    # LFO shows a break but no slope change excludes 0: not supported
+    v = break_verdict(elpd_diff=0.5, dse=0.9, lfo_pointwise=[5.0, 5.0, 5.0], c_draws=[_draws(0.3, 0.5)],
+                      d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "inconclusive"
+    # noisy LFO (within 2 se) and a single held-out point do not count
+    assert break_verdict(elpd_diff=0.5, dse=0.9, lfo_pointwise=[12.0, -1.0, 0.0], **real).verdict == "no break supported"
+    v = break_verdict(elpd_diff=0.5, dse=0.9, lfo_pointwise=[9.0], **real)
+    assert v.verdict == "no break supported" and v.lfo_points == 0
 
 
 def test_verdict_blockers_and_warnings():

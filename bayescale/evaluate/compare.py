@@ -155,17 +155,18 @@ def compare(
     table = az.compare({nm: r.elpd_data for nm, r in loos.items()}, round_to="none")
     lfo_res = {nm: lfo_score(f, k=lfo_k, progress=say) for nm, f in got.items()} if lfo else {}
     rec, rec_by = choose_law(lfo_res, table, {nm: len(f.law.parameters) for nm, f in got.items()})
-    verdict = verdict_from(got, loos, baseline=baseline, prob=prob)
+    verdict = verdict_from(got, loos, baseline=baseline, prob=prob, lfo=lfo_res)
     return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict,
                       recommended_by=rec_by)
 
 
 def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, baseline: str = BASELINE,
-                 prob: float = VERDICT_PROB) -> Verdict | None:
+                 prob: float = VERDICT_PROB, lfo: Mapping[str, LfoResult] | None = None) -> Verdict | None:
     """The break verdict of a comparison: the best broken law (by elpd) against ``baseline``.
 
     ``None`` unless ``baseline`` and at least one broken law (:attr:`bayescale.spec.laws.Law.is_broken`)
-    were compared.  The slope changes and break positions are the law's declared roles.
+    were compared.  The slope changes and break positions are the law's declared roles.  Leave-future-out
+    scores (``lfo``) enter the rule when both laws' LFO fits passed their diagnostics.
     """
     broken = [nm for nm, f in fits.items() if f.law.is_broken]
     if baseline not in fits or not broken:
@@ -189,6 +190,9 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
         warn += [f"{nm}: {p}" for p in d.problems if "divergent" not in p]
         if not loos[nm].refit_ok:
             warn.append(f"{nm}: an exact LOO refit failed its diagnostics")
+    lb, lu = (lfo or {}).get(best), (lfo or {}).get(baseline)
+    pointwise = (np.subtract(lb.lpd, lu.lpd) if lb is not None and lu is not None and lb.ok and lu.ok
+                 and len(lb.lpd) == len(lu.lpd) else None)
     return break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
-                         x_inner=x_inner(f.data), broken_blockers=block[best], baseline_blockers=block[baseline],
+                         x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best], baseline_blockers=block[baseline],
                          warnings=warn, broken_law=best, baseline=baseline, prob=prob)

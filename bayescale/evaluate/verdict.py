@@ -7,11 +7,26 @@ law (``bnsl1``, ``bnsl2``, ...: any law that declares break positions and
 slope changes, :attr:`bayescale.spec.laws.Law.is_broken`) with the highest
 elpd, ``U`` the unbroken baseline (``power_law_offset`` by default),
 ``Delta = elpd_B - elpd_U`` and ``dse`` its standard error from
-``az.compare``.  With 90% equal-tailed posterior intervals,
+``az.compare``.  Leave-future-out (LFO: both laws refitted below the largest
+``k`` scales and scored on them) gives ``Delta_f``, the summed difference of
+the held-out points' lpd, and ``se_f = sqrt(k) sd(pointwise difference)``.
+With 90% equal-tailed posterior intervals:
+
+* LOO **shows** a break when ``Delta >= 4`` and ``Delta >= 2 dse``; LFO
+  shows one when ``k >= 2``, both LFO fits passed their diagnostics,
+  ``Delta_f >= 4`` and ``Delta_f >= 2 se_f``; LFO shows *no* break by the same
+  margins the other way.
+* LOO **decides** only when it is clear: ``|Delta| >= 2 dse``.  When it is
+  not (typically on a sharp break, where leaving out a point next to the
+  drop moves the break and one point's lpd swamps the sum, so that ``dse``
+  runs to tens of nats), LFO carries the decision.
+* LOO shows the laws **tie** only when it could have seen a break:
+  ``dse < 4`` and either ``Delta <= 0`` or ``Delta <= dse`` and ``Delta < 4``.
+  A small difference with a huge standard error is not evidence either way.
 
 **break supported** when all of:
 
-* ``Delta >= 4`` and ``Delta >= 2 dse`` (the broken law wins clearly);
+* LOO shows a break, or LFO shows one and LOO does not decide against it;
 * for some break ``i``: the 90% interval of the slope change ``c_i``
   excludes 0, **and** the 90% interval of its position ``d_i`` lies inside
   ``[x_(2), x_(m-1)]``, the second-smallest to second-largest distinct scale
@@ -20,10 +35,9 @@ elpd, ``U`` the unbroken baseline (``power_law_offset`` by default),
 * neither fit has divergences (left after the automatic remedy) or points
   with Pareto k left unresolved: these bias the numbers above.
 
-**no break supported** when the baseline's fit has no such problem and
-either the baseline is ahead (``Delta <= 0``) or close behind
-(``Delta <= dse`` and ``Delta < 4``: a large difference with a huge standard
-error is not evidence against a break), or every slope change is concentrated near zero
+**no break supported** when the baseline's fit has no such problem, LFO does
+not show a break, and either LOO shows a tie, or LOO does not decide and LFO
+shows no break, or every slope change is concentrated near zero
 (``P(|c_i| < 0.1) >= 0.9`` for every ``i``).
 
 **inconclusive** otherwise.
@@ -45,7 +59,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["Verdict", "break_verdict", "x_inner", "VERDICTS", "BASELINE", "BREAK_ELPD_MIN", "BREAK_DSE_MIN",
-           "NO_BREAK_DSE", "VERDICT_PROB", "C_NEAR_ZERO", "C_NEAR_ZERO_PROB"]
+           "NO_BREAK_DSE", "TIE_DSE_MAX", "LFO_MIN_POINTS", "VERDICT_PROB", "C_NEAR_ZERO", "C_NEAR_ZERO_PROB"]
 
 #: The unbroken law the broken ones are compared against.
 BASELINE = "power_law_offset"
@@ -53,6 +67,10 @@ BASELINE = "power_law_offset"
 BREAK_ELPD_MIN = 4.0
 BREAK_DSE_MIN = 2.0
 NO_BREAK_DSE = 1.0
+#: LOO shows a tie only when its se is below this (a break worth BREAK_ELPD_MIN nats would have shown).
+TIE_DSE_MAX = 4.0
+#: Leave-future-out counts only with at least this many held-out points (one has no standard error).
+LFO_MIN_POINTS = 2
 VERDICT_PROB = 0.9
 C_NEAR_ZERO = 0.1
 C_NEAR_ZERO_PROB = 0.9
@@ -62,7 +80,11 @@ VERDICTS = ("break supported", "no break supported", "inconclusive")
 
 @dataclass(frozen=True)
 class Verdict:
-    """Is the break real?  One of :data:`VERDICTS` with the numbers behind it."""
+    """Is the break real?  One of :data:`VERDICTS` with the numbers behind it.
+
+    ``decided_by`` names the evidence that gave a definite verdict: ``"LOO"``, ``"leave-future-out"``
+    (LOO did not decide) or ``"slope changes"`` (all concentrated near zero); empty when inconclusive.
+    """
 
     verdict: str
     broken_law: str | None
@@ -74,6 +96,10 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     prob: float = VERDICT_PROB
     warnings: tuple[str, ...] = ()
+    lfo_diff: float = float("nan")
+    lfo_se: float = float("nan")
+    lfo_points: int = 0
+    decided_by: str = ""
 
     @property
     def reliable(self) -> bool:
@@ -84,10 +110,13 @@ class Verdict:
         return {
             "verdict": self.verdict, "broken_law": self.broken_law, "baseline": self.baseline,
             "elpd_diff": self.elpd_diff, "dse": self.dse, "prob": self.prob,
+            "lfo_diff": self.lfo_diff, "lfo_se": self.lfo_se, "lfo_points": self.lfo_points,
+            "decided_by": self.decided_by,
             "breaks": [dict(b) for b in self.breaks], "x_inner_range": list(self.x_range),
             "reasons": list(self.reasons), "reliable": self.reliable, "warnings": list(self.warnings),
             "rule": {"elpd_diff_min": BREAK_ELPD_MIN, "dse_min": BREAK_DSE_MIN,
-                     "no_break_within_dse": NO_BREAK_DSE, "c_near_zero": C_NEAR_ZERO,
+                     "no_break_within_dse": NO_BREAK_DSE, "tie_dse_max": TIE_DSE_MAX,
+                     "lfo_min_points": LFO_MIN_POINTS, "c_near_zero": C_NEAR_ZERO,
                      "c_near_zero_prob": C_NEAR_ZERO_PROB},
         }
 
@@ -104,6 +133,7 @@ def break_verdict(
     c_draws: Sequence[np.ndarray],
     d_draws: Sequence[np.ndarray],
     x_inner: tuple[float, float],
+    lfo_pointwise: Sequence[float] | None = None,
     broken_blockers: Sequence[str] = (),
     baseline_blockers: Sequence[str] = (),
     warnings: Sequence[str] = (),
@@ -121,6 +151,9 @@ def break_verdict(
         Posterior draws of each slope change ``c_i`` and break position ``d_i`` of the broken law.
     x_inner : (float, float)
         Second-smallest and second-largest distinct scale: where a break is identifiable.
+    lfo_pointwise : sequence of float, optional
+        Leave-future-out lpd of each held-out point, broken law minus baseline, when both LFO fits
+        passed their diagnostics (``None`` when LFO was not run or failed).
     broken_blockers, baseline_blockers : sequences of str
         Problems that bias the numbers of each law (divergences left after the remedy, Pareto k
         left unresolved): any of them rules out "break supported"; the baseline's rule out
@@ -146,32 +179,50 @@ def break_verdict(
                        "c_excludes_0": bool(excludes0), "p_abs_c_below": p_near0,
                        "d_median": float(np.median(d)), "d_lower": d_lo, "d_upper": d_hi,
                        "d_inside": bool(inside)})
-    wins = elpd_diff >= BREAK_ELPD_MIN and elpd_diff >= BREAK_DSE_MIN * dse
-    # "within 1 se" only counts for small differences: a large difference with a huge se is inconclusive
-    close = elpd_diff <= 0 or (elpd_diff <= NO_BREAK_DSE * dse and elpd_diff < BREAK_ELPD_MIN)
-    reasons = [f"elpd difference {elpd_diff:.2f} (se {dse:.2f}) "
-               + ("meets" if wins else "does not meet")
-               + f" >= {BREAK_ELPD_MIN:g} and >= {BREAK_DSE_MIN:g} se"]
+    loo_shows = elpd_diff >= BREAK_ELPD_MIN and elpd_diff >= BREAK_DSE_MIN * dse
+    loo_decides = abs(elpd_diff) >= BREAK_DSE_MIN * dse
+    # "within 1 se" is a tie only when the se is small enough that a real break would have shown
+    loo_tie = dse < TIE_DSE_MAX and (elpd_diff <= 0 or (elpd_diff <= NO_BREAK_DSE * dse
+                                                         and elpd_diff < BREAK_ELPD_MIN))
+    pw = np.asarray([] if lfo_pointwise is None else lfo_pointwise, dtype=float)
+    lfo_n = int(pw.size) if pw.size >= LFO_MIN_POINTS and np.all(np.isfinite(pw)) else 0
+    f_diff = float(pw.sum()) if lfo_n else float("nan")
+    f_se = float(np.sqrt(lfo_n) * np.std(pw, ddof=1)) if lfo_n else float("nan")
+    lfo_shows = bool(lfo_n) and f_diff >= BREAK_ELPD_MIN and f_diff >= BREAK_DSE_MIN * f_se
+    lfo_against = bool(lfo_n) and f_diff <= -BREAK_ELPD_MIN and -f_diff >= BREAK_DSE_MIN * f_se
+    reasons = [f"LOO elpd difference {elpd_diff:.2f} (se {dse:.2f}) "
+               + ("meets" if loo_shows else "does not meet")
+               + f" >= {BREAK_ELPD_MIN:g} and >= {BREAK_DSE_MIN:g} se"
+               + ("" if loo_decides else " and is within 2 se either way, so LOO does not decide")]
+    if lfo_n:
+        reasons.append(f"leave-future-out lpd difference {f_diff:.2f} over {lfo_n} held-out points (se {f_se:.2f}): "
+                       + ("shows a break" if lfo_shows else "shows no break" if lfo_against else "undecided")
+                       + (" and carries the decision" if not loo_decides and (lfo_shows or lfo_against) else ""))
     if breaks:
         reasons.append("a break has a slope change whose interval excludes 0 and a position inside the data"
                        if any_real else
                        "no break has both a slope change excluding 0 and a position inside the data")
     reasons += [f"{broken_law or 'broken law'}: {b}" for b in broken_blockers]
     reasons += [f"{baseline or 'baseline'}: {b}" for b in baseline_blockers]
-    if wins and any_real and not broken_blockers and not baseline_blockers:
-        v = "break supported"
-    elif not baseline_blockers and (close or (breaks and all_near_zero)):
+    shown = loo_shows or (lfo_shows and not (loo_decides and elpd_diff < 0))
+    tie = loo_tie or (not loo_decides and lfo_against)
+    by = ""
+    if shown and any_real and not broken_blockers and not baseline_blockers:
+        v, by = "break supported", "LOO" if loo_shows else "leave-future-out"
+    elif not baseline_blockers and not lfo_shows and (tie or (breaks and all_near_zero)):
         v = "no break supported"
-        if close:
+        by = "LOO" if loo_tie else "leave-future-out" if tie else "slope changes"
+        if loo_tie:
             reasons.append(f"the baseline is ahead, or behind by less than {NO_BREAK_DSE:g} se and "
-                           f"less than {BREAK_ELPD_MIN:g}")
+                           f"less than {BREAK_ELPD_MIN:g}, with se below {TIE_DSE_MAX:g}")
         if breaks and all_near_zero:
             reasons.append(f"every slope change has P(|c| < {C_NEAR_ZERO:g}) >= {C_NEAR_ZERO_PROB:g}")
     else:
         v = "inconclusive"
     return Verdict(verdict=v, broken_law=broken_law, baseline=baseline, elpd_diff=float(elpd_diff),
                    dse=float(dse), breaks=tuple(breaks), x_range=(lo_x, hi_x), reasons=tuple(reasons),
-                   prob=prob, warnings=tuple(warnings))
+                   prob=prob, warnings=tuple(warnings), lfo_diff=f_diff, lfo_se=f_se, lfo_points=lfo_n,
+                   decided_by=by)
 
 
 def x_inner(ds) -> tuple[float, float]:

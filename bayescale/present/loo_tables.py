@@ -103,7 +103,9 @@ def _laws_section(c: Comparison, fits: Sequence[Any], warnings: list[str], *, re
     if v is not None:
         sec.blocks.append(Block("p", text=(
             f"Is the break real? {v.verdict.upper()} ({v.broken_law} against {v.baseline}: elpd difference "
-            f"{_g(v.elpd_diff)}, dse {_g(v.dse)})." + ("" if v.reliable else " NOT RELIABLE: see the warnings."))))
+            f"{_g(v.elpd_diff)}, dse {_g(v.dse)}"
+            + (f"; leave-future-out difference {_g(v.lfo_diff)}, se {_g(v.lfo_se)}" if v.lfo_points else "")
+            + ")." + ("" if v.reliable else " NOT RELIABLE: see the warnings."))))
         if v.reasons:
             sec.blocks.append(Block("list", items=list(v.reasons)))
         if not v.reliable:

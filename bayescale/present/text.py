@@ -207,8 +207,9 @@ def print_comparison(c) -> None:
         print("\nbreak verdict: not applicable (compare a broken law, e.g. bnsl1, with power_law_offset)")
         return
     pct = f"{v.prob * 100:g}%"
+    lfo = f"; leave-future-out diff {v.lfo_diff:.2f}, se {v.lfo_se:.2f}" if v.lfo_points else ""
     print(f"\nbreak verdict: {v.verdict.upper()}  ({v.broken_law} vs {v.baseline}: elpd diff {v.elpd_diff:.2f}, "
-          f"se {v.dse:.2f}; {pct} equal-tailed intervals)")
+          f"se {v.dse:.2f}{lfo}; {pct} equal-tailed intervals)")
     for b in v.breaks:
         print(f"  break {b['index']}: c{b['index']} median {b['c_median']:.3g}, {pct} interval "
               f"[{b['c_lower']:.3g}, {b['c_upper']:.3g}], P(|c|<{C_NEAR_ZERO:g}) {b['p_abs_c_below']:.2f}; "
