@@ -30,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -167,6 +168,7 @@ def main(argv=None) -> int:
     p.add_argument("--fast", action="store_true", help="the old settings: 2 x 500 draws, no leave-future-out")
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     p.add_argument("--readme", default=None, help="write the results between markers in this file")
+    p.add_argument("--rows", default=None, help="append each dataset's row to this JSON-lines file as it finishes")
     a = p.parse_args(argv)
     n = 4 if a.quick else a.n
     n_null = n if a.n_null is None or a.quick else a.n_null
@@ -178,6 +180,9 @@ def main(argv=None) -> int:
     # the package's Dask path (a LocalCluster of --workers processes), as bayescale.fit_many uses
     for i, row in enumerate(dask_map(run_case, cases, n_workers=a.workers), start=1):
         rows.append(row)
+        if a.rows:
+            with open(a.rows, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
         print(f"[{i}/{len(cases)}] {SCENARIOS[row['scenario']][0]:<20} rep {row['rep']:>3}: {row['verdict']}"
               + (f" (elpd diff {row['elpd_diff']:.1f}, dse {row['dse']:.1f}, {row['seconds']:.1f}s)"
                  if "elpd_diff" in row else f" {row.get('error', '')}"), file=sys.stderr, flush=True)

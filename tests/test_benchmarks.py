@@ -349,3 +349,22 @@ def test_downstream_quick_runs_end_to_end(data_dir, tmp_path):
     assert min(r["target"] for r in paper) > 84e21
     table = (tmp_path / "table.md").read_text()
     assert "### pythia" in table and "cov90 new obs" in table and "bayescale chained" in r.stdout
+
+
+def test_break_verdict_summary_counts_rates_and_lfo_decisions():
+    """``benchmarks/break_verdict.py``'s table from made-up rows (no sampling)."""
+    import break_verdict as bv
+
+    def row(s, verdict, by="LOO"):
+        return {"scenario": s, "rep": 0, "verdict": verdict, "reliable": True, "elpd_diff": 1.0, "dse": 0.5,
+                "lfo_diff": 6.0, "lfo_se": 1.0, "lfo_points": 3, "decided_by": by, "refits": 1, "unresolved": 0}
+
+    big = [i for i, sc in enumerate(bv.SCENARIOS) if sc[1] is not None and sc[1] >= 0.5][0]
+    rows = ([row(0, "no break supported")] * 19 + [row(0, "break supported", "leave-future-out")]
+            + [row(big, "break supported", "leave-future-out"), row(big, "inconclusive", "")]
+            + [{"scenario": big, "rep": 1, "verdict": "error", "error": "FitError: x"}])
+    text = bv.summarise(rows, 3, 60.0, 2)
+    assert "1/20 = 5.0%" in text and "1/3 = 33.3%" in text and "Errors (1)" in text
+    null_line = next(ln for ln in text.splitlines() if ln.startswith("| null |"))
+    # n, supported, no break, inconclusive, errors, not reliable, elpd, dse, LFO diff, LFO decided
+    assert null_line.split(" | ")[1:11] == ["20", "1", "19", "0", "0", "0", "1.0", "0.5", "6.0", "1"]
