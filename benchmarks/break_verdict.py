@@ -105,7 +105,7 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def summarise(rows, n_per, wall, workers, fast=False) -> str:
+def summarise(rows, n_per, wall: float | None, workers, fast=False) -> str:
     lines = []
     by = {i: [r for r in rows if r["scenario"] == i] for i in range(len(SCENARIOS))}
     null = by[0]
@@ -117,14 +117,20 @@ def summarise(rows, n_per, wall, workers, fast=False) -> str:
     how = ("nutpie 500 draws + 500 tune x 2 chains, no leave-future-out" if fast else
            "the package's defaults (nutpie 4 x 1000 draws, 1000 tune, automatic remedies, leave-future-out)")
     n_null = len(null)
+    secs = [r["seconds"] for r in rows if "seconds" in r]
+    when = (f"wall time {wall / 60:.1f} min" if wall is not None else "aggregated from earlier runs' rows")
     lines.append(f"Datasets: {len(rows)} ({n_null} null, {n_per} per break scenario, {len(SCENARIOS) - 1} break "
-                 f"scenarios), 20 points over 3 decades, 2% noise; {how}; {workers} workers; "
-                 f"wall time {wall / 60:.1f} min.")
+                 f"scenarios), 20 points over 3 decades, 2% noise; {how}; {workers} workers; {when}; "
+                 f"median {np.median(secs) if secs else float('nan'):.0f} s per comparison.")
     lines.append("")
     lines.append(f"- **False-break rate** (null data, verdict 'break supported'): {fb}/{len(null)} = "
                  f"{fb / max(1, len(null)):.1%} (Wilson 95% {lo:.1%} to {hi:.1%}); target <= 5%.")
     lines.append(f"- **Detection rate** (c1 >= 0.5, verdict 'break supported'): {det}/{len(det_rows)} = "
                  f"{det / max(1, len(det_rows)):.1%} (Wilson 95% {dlo:.1%} to {dhi:.1%}); target >= 80%.")
+    done = [r for r in rows if r["verdict"] != "error"]
+    rel = sum(bool(r.get("reliable")) for r in done)
+    lines.append(f"- **Reliable verdicts** (no R-hat/ESS/refit warning): {rel}/{len(done)} = "
+                 f"{rel / max(1, len(done)):.1%}; target >= 90%.")
     lines.append("")
     lines.append("| scenario | n | break supported | no break supported | inconclusive | errors | "
                  "not reliable | median elpd diff | median dse | refits | unresolved k |")
@@ -169,7 +175,18 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     p.add_argument("--readme", default=None, help="write the results between markers in this file")
     p.add_argument("--rows", default=None, help="append each dataset's row to this JSON-lines file as it finishes")
+    p.add_argument("--aggregate", nargs="+", default=None, metavar="ROWS",
+                   help="no sampling: the table from the --rows files of earlier runs")
     a = p.parse_args(argv)
+    if a.aggregate:
+        rows = [json.loads(ln) for f in a.aggregate for ln in open(f) if ln.strip()]
+        n_per = max([sum(r["scenario"] == i for r in rows) for i in range(1, len(SCENARIOS))], default=0)
+        text = summarise(rows, n_per, None, a.workers, fast=a.fast)
+        print(text)
+        if a.readme:
+            write_readme(a.readme, text, "python benchmarks/break_verdict.py " + " ".join(
+                argv if argv is not None else sys.argv[1:]))
+        return 0
     n = 4 if a.quick else a.n
     n_null = n if a.n_null is None or a.quick else a.n_null
     settings = FAST if a.fast else SETTINGS
