@@ -133,8 +133,9 @@ def summarise(rows, n_per, wall: float | None, workers, fast=False) -> str:
                  f"{rel / max(1, len(done)):.1%}; target >= 90%.")
     lines.append("")
     lines.append("| scenario | n | break supported | no break supported | inconclusive | errors | "
-                 "not reliable | median elpd diff | median dse | refits | unresolved k |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+                 "not reliable | median elpd diff | median dse | median LFO diff | LFO decided | refits | "
+                 "unresolved k |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for i, rs in by.items():
         ok = [r for r in rs if r["verdict"] != "error"]
         cnt = {v: sum(r["verdict"] == v for r in rs) for v in

@@ -366,6 +366,8 @@ def test_break_verdict_summary_counts_rates_and_lfo_decisions():
     text = bv.summarise(rows, 3, 60.0, 2)
     assert "1/20 = 5.0%" in text and "1/3 = 33.3%" in text and "Errors (1)" in text
     assert "Reliable verdicts** (no R-hat/ESS/refit warning): 22/22 = 100.0%" in text
+    header = next(ln for ln in text.splitlines() if ln.startswith("| scenario |"))
     null_line = next(ln for ln in text.splitlines() if ln.startswith("| null |"))
+    assert header.count("|") == null_line.count("|")
     # n, supported, no break, inconclusive, errors, not reliable, elpd, dse, LFO diff, LFO decided
     assert null_line.split(" | ")[1:11] == ["20", "1", "19", "0", "0", "0", "1.0", "0.5", "6.0", "1"]
