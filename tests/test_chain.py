@@ -87,7 +87,10 @@ def test_chained_interval_is_wider_than_stage2_alone(stages):
     alone = f2.forecast(x=[lmed], seed=0)  # stage 2 at a fixed loss: its parameters and noise only
     t, a = c.table().iloc[0], alone.table().iloc[0]
     assert t["upper"] - t["lower"] > 1.5 * (a["upper"] - a["lower"])
-    assert t["obs_upper"] - t["obs_lower"] > t["upper"] - t["lower"] > 0
+    # a new observation adds stage 2's noise (sd 0.003 here, small beside the propagated loss): with 120
+    # draws the two 90% widths are equal up to Monte Carlo error, which decided their order in either
+    # direction under different library versions; so only "not narrower beyond that error" is checked
+    assert t["obs_upper"] - t["obs_lower"] > 0.9 * (t["upper"] - t["lower"]) > 0 and t["sd_noise"] > 0
     assert t["obs_upper"] - t["obs_lower"] > a["obs_upper"] - a["obs_lower"]
     # the propagated loss uncertainty is the largest part here; stage 1's own interval is carried through
     assert t["sd_stage1"] > t["sd_stage2_parameters"]
