@@ -47,6 +47,9 @@ def test_verdict_no_break_when_baseline_within_one_se():
     assert v.verdict == "no break supported"
     v = break_verdict(elpd_diff=-2.0, dse=1.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
     assert v.verdict == "no break supported"
+    # the baseline ahead by more than 2 se wins even when the se is large
+    v = break_verdict(elpd_diff=-20.0, dse=6.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
+    assert v.verdict == "no break supported" and v.decided_by == "LOO"
 
 
 def test_verdict_large_difference_with_huge_se_is_inconclusive():

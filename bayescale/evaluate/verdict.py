@@ -20,9 +20,10 @@ With 90% equal-tailed posterior intervals:
   not (typically on a sharp break, where leaving out a point next to the
   drop moves the break and one point's lpd swamps the sum, so that ``dse``
   runs to tens of nats), LFO carries the decision.
-* LOO shows the laws **tie** only when it could have seen a break:
-  ``dse < 4`` and either ``Delta <= 0`` or ``Delta <= dse`` and ``Delta < 4``.
-  A small difference with a huge standard error is not evidence either way.
+* LOO shows the laws **tie** when the baseline is ahead by ``2 dse`` or more,
+  or when it could have seen a break: ``dse < 4`` and either ``Delta <= 0`` or
+  ``Delta <= dse`` and ``Delta < 4``.  A small difference with a huge standard
+  error is not evidence either way.
 
 **break supported** when all of:
 
@@ -181,9 +182,10 @@ def break_verdict(
                        "d_inside": bool(inside)})
     loo_shows = elpd_diff >= BREAK_ELPD_MIN and elpd_diff >= BREAK_DSE_MIN * dse
     loo_decides = abs(elpd_diff) >= BREAK_DSE_MIN * dse
-    # "within 1 se" is a tie only when the se is small enough that a real break would have shown
-    loo_tie = dse < TIE_DSE_MAX and (elpd_diff <= 0 or (elpd_diff <= NO_BREAK_DSE * dse
-                                                         and elpd_diff < BREAK_ELPD_MIN))
+    # "within 1 se" is a tie only when the se is small enough that a real break would have shown;
+    # a baseline ahead by 2 se or more wins whatever the se
+    loo_tie = (loo_decides and elpd_diff < 0) or (
+        dse < TIE_DSE_MAX and (elpd_diff <= 0 or (elpd_diff <= NO_BREAK_DSE * dse and elpd_diff < BREAK_ELPD_MIN)))
     pw = np.asarray([] if lfo_pointwise is None else lfo_pointwise, dtype=float)
     lfo_n = int(pw.size) if pw.size >= LFO_MIN_POINTS and np.all(np.isfinite(pw)) else 0
     f_diff = float(pw.sum()) if lfo_n else float("nan")
