@@ -194,5 +194,5 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
     pointwise = (np.subtract(lb.lpd, lu.lpd) if lb is not None and lu is not None and lb.ok and lu.ok
                  and len(lb.lpd) == len(lu.lpd) else None)
     return break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
-                         x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best], baseline_blockers=block[baseline],
-                         warnings=warn, broken_law=best, baseline=baseline, prob=prob)
+                         x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best],
+                         baseline_blockers=block[baseline], warnings=warn, broken_law=best, baseline=baseline, prob=prob)

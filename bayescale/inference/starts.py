@@ -32,8 +32,7 @@ from ..spec.data import Dataset, data_stats
 from ..spec.formula import NUMPY
 from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood, get_likelihood
-from ..errors import PriorError
-from ..spec.priors import Prior
+from ..spec.priors import Prior, check_domain
 
 __all__ = ["start_points", "constrained", "MODE_TOLERANCE"]
 
@@ -201,13 +200,9 @@ def _noise_point(priors, likelihood, stats, vals, law, ds, sse) -> dict[str, np.
         pr = priors[name]
         if pr.fixed:
             continue
-        with np.errstate(all="ignore"):
-            a = {k: f(env, NUMPY) for k, f in pr.args.items()}
         # arguments that use the law's parameters are checked here, at the start, before any sampling
-        why = pr.family.domain_error({k: float(v) for k, v in a.items()})
-        if why:
-            at = ", ".join(f"{n}={float(env[n]):g}" for n in sorted(pr.names & set(vals))) or "the data"
-            raise PriorError(f"prior for {name!r}: {pr.text} at the starting point ({at}): {why}")
+        check_domain(pr, env, param=name, where="the starting point")
+        a = {k: f(env, NUMPY) for k, f in pr.args.items()}
         suffix = pr.value_suffix
         raw = pr.to_raw(value, a)
         if suffix == "_interval__":

@@ -299,12 +299,13 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def check_domain(prior: Prior, env: Mapping[str, Any], *, param: str = "?") -> None:
+def check_domain(prior: Prior, env: Mapping[str, Any], *, param: str = "?", where: str | None = None) -> None:
     """Raise :class:`PriorError` if an argument of ``prior`` that ``env`` determines is out of its domain.
 
     Arguments that are numbers are checked when the prior is parsed; arguments that use data
     statistics are checked when ``env`` holds them (before a fit samples).  Arguments that use
-    other parameters cannot be checked before sampling.
+    other parameters are checked where ``env`` also holds parameter values (the starting point, named
+    by ``where`` in the message).
     """
     values: dict[str, float] = {}
     for k, f in prior.args.items():
@@ -316,5 +317,6 @@ def check_domain(prior: Prior, env: Mapping[str, Any], *, param: str = "?") -> N
     why = prior.family.domain_error(values)
     if why:
         used = sorted(set().union(*(prior.args[k].names for k in values)) & set(env))
-        at = f" with {', '.join(f'{n}={_num(env[n])}' for n in used)}" if used else ""
+        named = ", ".join(f"{n}={_num(env[n])}" for n in used)
+        at = f" at {where} ({named or 'the data'})" if where else f" with {named}" if used else ""
         raise PriorError(f"prior for {param!r}: {prior.text}{at}: {why}")
