@@ -21,8 +21,8 @@ Usage::
 
     python benchmarks/break_verdict.py --quick          # 4 datasets per scenario
     python benchmarks/break_verdict.py --n 30           # 30 per scenario (7 scenarios)
-    python benchmarks/break_verdict.py --n 20 --n-null 100 --readme benchmarks/README.md
-                                                        # 100 null datasets, 20 per break scenario,
+    python benchmarks/break_verdict.py --n 15 --n-null 100 --readme benchmarks/README.md
+                                                        # 100 null datasets, 15 per break scenario,
                                                         # and write the results
     python benchmarks/break_verdict.py --fast           # the old settings: 2 x 500 draws, no LFO
 """
@@ -182,12 +182,7 @@ def main(argv=None) -> int:
     if a.aggregate:
         rows = [json.loads(ln) for f in a.aggregate for ln in open(f) if ln.strip()]
         n_per = max([sum(r["scenario"] == i for r in rows) for i in range(1, len(SCENARIOS))], default=0)
-        text = summarise(rows, n_per, None, a.workers, fast=a.fast)
-        print(text)
-        if a.readme:
-            write_readme(a.readme, text, "python benchmarks/break_verdict.py " + " ".join(
-                argv if argv is not None else sys.argv[1:]))
-        return 0
+        return _report(summarise(rows, n_per, None, a.workers, fast=a.fast), a.readme, argv)
     n = 4 if a.quick else a.n
     n_null = n if a.n_null is None or a.quick else a.n_null
     settings = FAST if a.fast else SETTINGS
@@ -204,11 +199,15 @@ def main(argv=None) -> int:
         print(f"[{i}/{len(cases)}] {SCENARIOS[row['scenario']][0]:<20} rep {row['rep']:>3}: {row['verdict']}"
               + (f" (elpd diff {row['elpd_diff']:.1f}, dse {row['dse']:.1f}, {row['seconds']:.1f}s)"
                  if "elpd_diff" in row else f" {row.get('error', '')}"), file=sys.stderr, flush=True)
-    text = summarise(rows, n, time.time() - t0, a.workers, fast=a.fast)
+    return _report(summarise(rows, n, time.time() - t0, a.workers, fast=a.fast), a.readme, argv)
+
+
+def _report(text: str, readme: str | None, argv) -> int:
+    """Print the table and, with --readme, write it there with the command that made it."""
     print(text)
-    if a.readme:
+    if readme:
         cmd = "python benchmarks/break_verdict.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_readme(a.readme, text, cmd.strip())
+        write_readme(readme, text, cmd.strip())
     return 0
 
 
