@@ -100,3 +100,19 @@ def test_fit_many_checks_before_starting_a_cluster(tmp_path):
         bs.fit_many(df, group="curve", law="power_law_offset", prob=2)
     rc = main(["fit", str(tmp_path / "x.csv"), "--x", "x", "--y", "y", "--law", "power_law", "--resume"])
     assert rc == 2
+
+
+def _profiler_setting(_item):
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_run_without_the_profiler():
+    # the dashboard's stack sampler cost 8-15% of the wall time of small fits; the package's own
+    # LocalCluster turns it off on its workers (and leaves the client's configuration alone)
+    from bayescale.evaluate.many import dask_map
+
+    assert list(dask_map(_profiler_setting, [0], n_workers=1)) == [False]
+    assert _profiler_setting(0) is True

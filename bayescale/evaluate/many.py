@@ -163,12 +163,19 @@ def _client(scheduler: Any, n_workers: int | None):
     xarray) starts sending work to a cluster that is closed later.
     """
     # deferred: importing distributed costs about a second and only grouped fits need it
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is None:
         n = n_workers or max(1, min(4, os.cpu_count() or 1))
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        # Each worker's statistical profiler samples the running thread's stack every 10 ms for
+        # the dashboard, which is not started here; measured on 24 bnsl1 fits on 2 workers and
+        # 2 cores, it cost 8-15% of the wall time (benchmarks/README.md, "Many curves").  The
+        # workers read the setting when they start, inside this block; an existing cluster
+        # (``scheduler=``) keeps its own configuration.
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)
 
         def release() -> None:
