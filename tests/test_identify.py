@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stdout
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 import bayescale as bs
@@ -55,3 +57,70 @@ def test_concentrated_break_is_not_flagged():
 def test_laws_without_breaks_are_never_flagged(tiny_fit):
     assert tiny_fit.unidentified_breaks == []
     assert bs.get_law("bnsl2").break_sharpness == ("f1", "f2")
+
+
+def _chains_apart(n_chains: int, draws: int, rng, loc: float, scale: float, shift: float) -> np.ndarray:
+    """Draws whose chains sit ``shift`` apart: R-hat far above 1.01."""
+    return (rng.normal(loc, scale, (n_chains, draws)) + shift * np.arange(n_chains)[:, None]).ravel()
+
+
+def test_unidentified_break_is_judged_by_its_pointwise_log_likelihood():
+    fit = fake_fit("bnsl1", _df(), chains=4, draws=1000)
+    rng = np.random.default_rng(2)
+    # the slope change's chains disagree; the log-likelihood (computed from the prior draws) mixes well
+    drift = _with_posterior(fit, c1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5))
+    assert drift.unidentified_breaks and not drift.diagnostics().ok
+    assert any("(c1)" in p for p in drift.diagnostics().problems)
+    got = drift.comparison_diagnostics()
+    assert got.ok and got.problems == () and got.max_rhat < 1.01
+
+    # an identified break keeps its parameters' diagnostics
+    sharp = _with_posterior(fit, c1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5),
+                            d1=np.exp(rng.normal(np.log(3e3), 0.05, 4000)), f1=np.exp(rng.normal(np.log(0.2), 0.1, 4000)))
+    assert not sharp.unidentified_breaks
+    assert sharp.comparison_diagnostics() == sharp.diagnostics() and not sharp.comparison_diagnostics().ok
+
+    # when the log-likelihood itself disagrees between chains, that fails, and is named
+    ll = drift.tree["log_likelihood"].to_dataset().copy()
+    n_obs = ll.sizes["obs"]
+    ll["y"] = (("chain", "draw", "obs"), np.random.default_rng(4).normal(2.0, 0.1, (4, 1000, n_obs))
+               + np.array([0.0, 0.5, 0.0, 0.5])[:, None, None])
+    tree = drift.tree.copy()
+    tree["log_likelihood"] = xr.DataTree(ll)
+    bad = bs.Fit(tree=tree, law=drift.law, data=drift.data, settings=drift.settings)
+    d = bad.comparison_diagnostics()
+    assert not d.ok and any("R-hat" in p and "(log-likelihood of each observation)" in p for p in d.problems)
+
+
+def test_laws_without_breaks_keep_their_diagnostics_for_comparisons(tiny_fit):
+    assert tiny_fit.comparison_diagnostics() == tiny_fit.diagnostics()
+
+
+def _pl_fit():
+    return fake_fit("power_law_offset", _df(), chains=4, draws=1000)
+
+
+# stacking weights of made-up (prior-draw) posteriors overflow inside az.compare; the verdict does not use them
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_verdict_of_an_unidentified_break_says_how_it_was_judged(monkeypatch):
+    from bayescale.evaluate import compare as cmp
+    from bayescale.evaluate.loo import loo_with_refits
+
+    fit = fake_fit("bnsl1", _df(), chains=4, draws=1000)
+    drift = _with_posterior(fit, c1=_chains_apart(4, 1000, np.random.default_rng(3), 0.0, 0.05, 0.5))
+    fits = {"bnsl1": drift, "power_law_offset": _pl_fit()}
+    loos = {k: loo_with_refits(f, max_refits=0) for k, f in fits.items()}
+    v = cmp.verdict_from(fits, loos)
+    assert not any("(c1)" in w for w in v.warnings)  # the drifting slope change is not held against it
+    assert any("no break is identified" in r and "log-likelihood" in r for r in v.reasons)
+
+    # a "break supported" rests on the break parameters' intervals: their own failures count again
+    real = cmp.break_verdict
+
+    def supported(**kw):
+        return replace(real(**kw), verdict="break supported")
+
+    monkeypatch.setattr(cmp, "break_verdict", supported)
+    v2 = cmp.verdict_from(fits, loos)
+    assert v2.verdict == "break supported" and not v2.reliable
+    assert any(w.startswith("bnsl1: R-hat") and "(c1)" in w for w in v2.warnings)

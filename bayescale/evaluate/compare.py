@@ -21,6 +21,7 @@ defined before they moved there.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
@@ -182,7 +183,9 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
     warn: list[str] = []
     block: dict[str, list[str]] = {}
     for nm in (best, baseline):
-        d = fits[nm].diagnostics()
+        # the scores' own diagnostics: for a break that is not identified, those of the pointwise
+        # log-likelihood instead of the break parameters (Fit.comparison_diagnostics)
+        d = fits[nm].comparison_diagnostics()
         block[nm] = [p for p in d.problems if "divergent" in p]
         if loos[nm].unresolved:
             block[nm].append(f"{len(loos[nm].unresolved)} point(s) with Pareto k > {loos[nm].k_threshold:.2f} "
@@ -193,6 +196,14 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
     lb, lu = (lfo or {}).get(best), (lfo or {}).get(baseline)
     pointwise = (np.subtract(lb.lpd, lu.lpd) if lb is not None and lu is not None and lb.ok and lu.ok
                  and len(lb.lpd) == len(lu.lpd) else None)
-    return break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
-                         x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best],
-                         baseline_blockers=block[baseline], warnings=warn, broken_law=best, baseline=baseline, prob=prob)
+    v = break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
+                      x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best],
+                      baseline_blockers=block[baseline], warnings=warn, broken_law=best, baseline=baseline, prob=prob)
+    if not f.unidentified_breaks:
+        return v
+    note = (f"{best}: no break is identified (position and sharpness at their priors), so its fits are judged "
+            "by the convergence of each observation's log-likelihood, not of the break parameters")
+    # "break supported" rests on the slope changes' and positions' intervals: their own diagnostics count
+    extra = tuple(f"{best}: {p}" for p in f.diagnostics().problems if "divergent" not in p
+                  and f"{best}: {p}" not in v.warnings) if v.verdict == "break supported" else ()
+    return replace(v, reasons=v.reasons + (note,), warnings=v.warnings + extra)

@@ -91,7 +91,7 @@ def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoR
     rf = refit(fit, tr, seed_offset=LFO_SEED_OFFSET)
     xin = {kk: v[test] for kk, v in fit.data.inputs.items()}
     yt = fit.data.y[test]
-    d = rf.diagnostics()
+    d = rf.comparison_diagnostics()  # an unidentified break is judged by its pointwise log-likelihood
     return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()),
                      lpd=tuple(float(v) for v in predictive_lpd(
                          rf, xin, yt, None if fit.data.trials is None else fit.data.trials[test])), rmsle=rmsle(rf, xin, yt),

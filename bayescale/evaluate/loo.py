@@ -87,7 +87,8 @@ class RefitWrapper(az.SamplingWrapper):
     Attributes
     ----------
     diagnostics : dict of int to Diagnostics
-        The diagnostics of each refit, by the point left out.
+        The diagnostics of each refit that judge its score, by the point left out
+        (:meth:`~bayescale.inference.results.Fit.comparison_diagnostics`).
     """
 
     def __init__(self, fit, order: Sequence[int], progress: Progress = silent) -> None:
@@ -110,7 +111,7 @@ class RefitWrapper(az.SamplingWrapper):
         self.progress(f"refit {len(self.diagnostics) + 1}/{len(self.seed_offsets)} of {self.fit.law.name} "
                       f"without point {i} ({at})")
         rf = refit(self.fit, data, seed_offset=self.seed_offsets[i])
-        self.diagnostics[i] = rf.diagnostics()
+        self.diagnostics[i] = rf.comparison_diagnostics()  # what judges the score of point i
         return rf
 
     def get_inference_data(self, fitted_model):

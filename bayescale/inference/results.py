@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import arviz_stats as az  # the statistics alone: the `arviz` package also imports its plots and matplotlib
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from .._version import __version__
 from ..predictive import check_prob, expected_draws, target_inputs
@@ -40,7 +41,7 @@ from .identify import unidentified_breaks
 from .influence import influential_rows
 from .reach import Reach, reach
 
-__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "diagnose_pointwise", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
 #: Thresholds a fit must meet to be reported as reliable.
 RHAT_MAX = 1.01
@@ -157,6 +158,25 @@ class Fit:
     @cached_property
     def _diagnostics(self) -> Diagnostics:
         return diagnose(self.tree, self.free_names)
+
+    def comparison_diagnostics(self) -> Diagnostics:
+        r"""The diagnostics that decide whether this fit's LOO and leave-future-out scores can be relied on.
+
+        The same as :meth:`diagnostics`, except for a broken law whose breaks are not identified
+        (:attr:`unidentified_breaks`).  Its slope changes, break positions and sharpness then drift
+        along a flat direction of the posterior (the law is the unbroken one whatever their values, and
+        the floor trades against a break beyond the data), so their R-hat and ESS fail without saying
+        anything about the scores.  The scores are averages over draws of each observation's
+        log-likelihood :math:`\log p(y_i \mid \theta_s)`: such a fit is judged by the R-hat and
+        bulk/tail ESS of those draws (every observation must pass), and by its divergences as always.
+        """
+        if not self.unidentified_breaks or "log_likelihood" not in self.tree.children:
+            return self.diagnostics()
+        return self._pointwise_diagnostics
+
+    @cached_property
+    def _pointwise_diagnostics(self) -> Diagnostics:
+        return diagnose_pointwise(self.tree)
 
     @property
     def resolved_priors(self) -> dict[str, Prior]:
@@ -291,6 +311,21 @@ class Fit:
         p.parent.mkdir(parents=True, exist_ok=True)
         tree.to_netcdf(p, engine="h5netcdf")
         return p
+
+
+#: Name under which :func:`diagnose_pointwise` reports the log-likelihood draws.
+POINTWISE_NAME = "log-likelihood of each observation"
+
+
+def diagnose_pointwise(tree: Any) -> Diagnostics:
+    """Divergences, R-hat and bulk/tail ESS of every observation's log-likelihood draws.
+
+    What LOO and leave-future-out average over; see :meth:`Fit.comparison_diagnostics`.
+    """
+    ll = tree["log_likelihood"].to_dataset()
+    view = xr.DataTree.from_dict({"posterior": xr.Dataset({POINTWISE_NAME: ll[next(iter(ll.data_vars))]}),
+                                  "sample_stats": tree["sample_stats"].to_dataset()})
+    return diagnose(view, [POINTWISE_NAME])
 
 
 def _max(v: np.ndarray) -> float:
