@@ -83,13 +83,19 @@ def test_unidentified_break_is_judged_by_its_pointwise_log_likelihood():
     # when the log-likelihood itself disagrees between chains, that fails, and is named
     ll = drift.tree["log_likelihood"].to_dataset().copy()
     n_obs = ll.sizes["obs"]
-    ll["y"] = (("chain", "draw", "obs"), np.random.default_rng(4).normal(2.0, 0.1, (4, 1000, n_obs))
-               + np.array([0.0, 0.5, 0.0, 0.5])[:, None, None])
+    apart = (np.random.default_rng(4).normal(-2.0, 0.1, (4, 1000, n_obs))
+             + np.array([0.0, 0.5, 0.0, 0.5])[:, None, None])
+    ll["y"] = (("chain", "draw", "obs"), apart)
     tree = drift.tree.copy()
     tree["log_likelihood"] = xr.DataTree(ll)
     bad = bs.Fit(tree=tree, law=drift.law, data=drift.data, settings=drift.settings)
     d = bad.comparison_diagnostics()
-    assert not d.ok and any("R-hat" in p and "(log-likelihood of each observation)" in p for p in d.problems)
+    assert not d.ok and any("R-hat" in p and "(log-likelihood of each point scored)" in p for p in d.problems)
+
+    # a refit is judged by the draws of the points it scores (a left-out or future point), when given
+    assert not drift.comparison_diagnostics(apart[..., :2].reshape(4000, 2)).ok
+    assert drift.comparison_diagnostics(np.random.default_rng(5).normal(-2.0, 0.1, (4000, 2))).ok
+    assert not sharp.comparison_diagnostics(np.random.default_rng(5).normal(-2.0, 0.1, (4000, 2))).ok
 
 
 def test_laws_without_breaks_keep_their_diagnostics_for_comparisons(tiny_fit):

@@ -202,7 +202,8 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
     if not f.unidentified_breaks:
         return v
     note = (f"{best}: no break is identified (position and sharpness at their priors), so its fits are judged "
-            "by the convergence of each observation's log-likelihood, not of the break parameters")
+            "by the convergence of the log-likelihood of the points each score is made of, not of the break "
+            "parameters")
     # "break supported" rests on the slope changes' and positions' intervals: their own diagnostics count
     extra = tuple(f"{best}: {p}" for p in f.diagnostics().problems if "divergent" not in p
                   and f"{best}: {p}" not in v.warnings) if v.verdict == "break supported" else ()

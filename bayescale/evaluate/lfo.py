@@ -38,7 +38,7 @@ from ..inference.fit import refit
 from ..inference.model import check_identifiable
 from .progress import Progress, silent
 from .results import LfoResult
-from .scoring import predictive_lpd, rmsle, subset
+from .scoring import lpd_from_draws, pointwise_log_lik, rmsle, subset
 
 __all__ = ["lfo_split", "lfo_score", "recommend", "recommend_by_loo", "choose_law", "LFO_SEED_OFFSET"]
 
@@ -91,11 +91,11 @@ def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoR
     rf = refit(fit, tr, seed_offset=LFO_SEED_OFFSET)
     xin = {kk: v[test] for kk, v in fit.data.inputs.items()}
     yt = fit.data.y[test]
-    d = rf.comparison_diagnostics()  # an unidentified break is judged by its pointwise log-likelihood
+    ll = pointwise_log_lik(rf, xin, yt, None if fit.data.trials is None else fit.data.trials[test])
+    lpd = lpd_from_draws(ll)
+    d = rf.comparison_diagnostics(ll)  # an unidentified break: judged by the held-out points' log-likelihood
     return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()),
-                     lpd=tuple(float(v) for v in predictive_lpd(
-                         rf, xin, yt, None if fit.data.trials is None else fit.data.trials[test])), rmsle=rmsle(rf, xin, yt),
-                     ok=d.ok, problems=d.problems)
+                     lpd=tuple(float(v) for v in lpd), rmsle=rmsle(rf, xin, yt), ok=d.ok, problems=d.problems)
 
 
 def recommend(lfo: Mapping[str, LfoResult], n_params: Mapping[str, int]) -> str | None:

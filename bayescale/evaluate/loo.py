@@ -111,7 +111,7 @@ class RefitWrapper(az.SamplingWrapper):
         self.progress(f"refit {len(self.diagnostics) + 1}/{len(self.seed_offsets)} of {self.fit.law.name} "
                       f"without point {i} ({at})")
         rf = refit(self.fit, data, seed_offset=self.seed_offsets[i])
-        self.diagnostics[i] = rf.comparison_diagnostics()  # what judges the score of point i
+        self.diagnostics[i] = rf.diagnostics()  # replaced by the score's own below
         return rf
 
     def get_inference_data(self, fitted_model):
@@ -125,6 +125,7 @@ class RefitWrapper(az.SamplingWrapper):
         data = self.fit.data
         ll = pointwise_log_lik(idata__i, {k: v[[i]] for k, v in data.inputs.items()}, data.y[[i]],
                                None if data.trials is None else data.trials[[i]])
+        self.diagnostics[i] = idata__i.comparison_diagnostics(ll)  # what judges the score of point i
         post = idata__i.tree["posterior"]
         shape = (post.sizes["chain"], post.sizes["draw"], 1)  # Fit.draws flattens chain-major
         return xr.DataArray(ll.reshape(shape), dims=("chain", "draw", "obs"), coords={"obs": [i]})

@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 from ..spec.data import Dataset
 from ..spec.likelihoods import Likelihood, get_likelihood
 
-__all__ = ["log_density", "pointwise_log_lik", "predictive_lpd", "rmsle", "subset"]
+__all__ = ["log_density", "lpd_from_draws", "pointwise_log_lik", "predictive_lpd", "rmsle", "subset"]
 
 
 def _finite(logp: np.ndarray) -> np.ndarray:
@@ -54,7 +54,11 @@ def pointwise_log_lik(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray, tria
 
 def predictive_lpd(fit, inputs: Mapping[str, np.ndarray], y: np.ndarray, trials=None) -> np.ndarray:
     r"""Log predictive density of each point, ``log (1/S) sum_s p(y_j | theta_s)``, shape (m,)."""
-    ll = pointwise_log_lik(fit, inputs, y, trials)
+    return lpd_from_draws(pointwise_log_lik(fit, inputs, y, trials))
+
+
+def lpd_from_draws(ll: np.ndarray) -> np.ndarray:
+    r"""``log (1/S) sum_s exp(ll[s, j])`` for each point ``j`` of log-likelihood draws of shape (S, m)."""
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
 
 

@@ -49,8 +49,9 @@ marks it ``reliable = False`` with the problems listed: rerun with more draws
 before relying on it.  A broken law whose break is not identified (its position
 and sharpness at their priors: the law reduces to the unbroken one) is judged,
 in its full fit, its exact LOO refits and its leave-future-out refit, by the
-convergence of each observation's log-likelihood, which is what the scores
-average, instead of by its break parameters, which drift along a flat direction
+convergence of the log-likelihood draws of the points each score averages (its
+observations; the left-out point; the held-out future points), instead of by
+its break parameters, which drift along a flat direction
 (:meth:`bayescale.inference.results.Fit.comparison_diagnostics`); its
 parameters' diagnostics count again for a "break supported".  The numbers behind the verdict are returned (``Verdict.to_dict``) and printed
 by ``bayescale compare``.  The thresholds are module constants; their false

@@ -159,24 +159,36 @@ class Fit:
     def _diagnostics(self) -> Diagnostics:
         return diagnose(self.tree, self.free_names)
 
-    def comparison_diagnostics(self) -> Diagnostics:
-        r"""The diagnostics that decide whether this fit's LOO and leave-future-out scores can be relied on.
+    def comparison_diagnostics(self, log_lik: np.ndarray | None = None) -> Diagnostics:
+        r"""The diagnostics that decide whether a score computed from this fit can be relied on.
 
         The same as :meth:`diagnostics`, except for a broken law whose breaks are not identified
         (:attr:`unidentified_breaks`).  Its slope changes, break positions and sharpness then drift
         along a flat direction of the posterior (the law is the unbroken one whatever their values, and
         the floor trades against a break beyond the data), so their R-hat and ESS fail without saying
-        anything about the scores.  The scores are averages over draws of each observation's
-        log-likelihood :math:`\log p(y_i \mid \theta_s)`: such a fit is judged by the R-hat and
-        bulk/tail ESS of those draws (every observation must pass), and by its divergences as always.
-        """
-        if not self.unidentified_breaks or "log_likelihood" not in self.tree.children:
-            return self.diagnostics()
-        return self._pointwise_diagnostics
+        anything about the scores.  A score is an average over draws of the log-likelihood
+        :math:`\log p(y_j \mid \theta_s)` of the points it scores: such a fit is judged by the R-hat
+        and bulk/tail ESS of those draws (every point must pass), and by its divergences as always.
 
-    @cached_property
-    def _pointwise_diagnostics(self) -> Diagnostics:
-        return diagnose_pointwise(self.tree)
+        Parameters
+        ----------
+        log_lik : array of shape (chains * draws, m), optional
+            Draws (chain-major, as :meth:`draws`) of the log-likelihood of the points scored, when they
+            are not the fit's own observations: a point left out of an exact LOO refit, or the points
+            beyond a leave-future-out refit, where a break the data do not locate matters most.  By
+            default the fit's own observations (its ``log_likelihood`` group), which PSIS-LOO averages.
+        """
+        if not self.unidentified_breaks:
+            return self.diagnostics()
+        if log_lik is None:
+            if "log_likelihood" not in self.tree.children:
+                return self.diagnostics()
+            ll = self.tree["log_likelihood"].to_dataset()
+            arr = np.asarray(ll[next(iter(ll.data_vars))].values, dtype=float)
+        else:
+            post = self.tree["posterior"]
+            arr = np.asarray(log_lik, dtype=float).reshape(post.sizes["chain"], post.sizes["draw"], -1)
+        return diagnose_pointwise(arr, self.tree["sample_stats"]["diverging"].values)
 
     @property
     def resolved_priors(self) -> dict[str, Prior]:
@@ -314,17 +326,17 @@ class Fit:
 
 
 #: Name under which :func:`diagnose_pointwise` reports the log-likelihood draws.
-POINTWISE_NAME = "log-likelihood of each observation"
+POINTWISE_NAME = "log-likelihood of each point scored"
 
 
-def diagnose_pointwise(tree: Any) -> Diagnostics:
-    """Divergences, R-hat and bulk/tail ESS of every observation's log-likelihood draws.
+def diagnose_pointwise(log_lik: np.ndarray, diverging: np.ndarray) -> Diagnostics:
+    """Divergences, R-hat and bulk/tail ESS of log-likelihood draws of shape (chain, draw, points).
 
     What LOO and leave-future-out average over; see :meth:`Fit.comparison_diagnostics`.
     """
-    ll = tree["log_likelihood"].to_dataset()
-    view = xr.DataTree.from_dict({"posterior": xr.Dataset({POINTWISE_NAME: ll[next(iter(ll.data_vars))]}),
-                                  "sample_stats": tree["sample_stats"].to_dataset()})
+    dims = ("chain", "draw", "point")
+    view = xr.DataTree.from_dict({"posterior": xr.Dataset({POINTWISE_NAME: (dims, np.asarray(log_lik, dtype=float))}),
+                                  "sample_stats": xr.Dataset({"diverging": (dims[:2], np.asarray(diverging))})})
     return diagnose(view, [POINTWISE_NAME])
 
 
