@@ -849,4 +849,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # through the module's own name, so the workers import it (not copies of __main__'s functions,
+    # each with fresh globals, which would lose the worker's warm-up state: see dask_map)
+    import extrapolation
+
+    raise SystemExit(extrapolation.main())

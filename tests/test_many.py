@@ -116,3 +116,34 @@ def test_local_cluster_workers_run_without_the_profiler():
 
     assert list(dask_map(_profiler_setting, [0], n_workers=1)) == [False]
     assert _profiler_setting(0) is True
+
+
+_SET_UP: dict[str, int] = {}
+
+
+def _set_up(value: int) -> None:
+    _SET_UP["value"] = value
+
+
+def _seen_set_up(_item):
+    return _SET_UP.get("value")
+
+
+def test_dask_map_refuses_an_initializer_whose_state_would_not_persist():
+    # functions of a script run as __main__ travel by value, each copy with fresh globals: the
+    # benchmark's warm-up ran again for every curve that way. Refused before any cluster starts.
+    from bayescale.evaluate.many import dask_map
+
+    def init():
+        pass
+
+    init.__module__ = "__main__"
+    with pytest.raises(bs.BayescaleError, match="__main__"):
+        next(dask_map(_seen_set_up, [0], initializer=init))
+
+
+@pytest.mark.slow
+def test_dask_map_items_see_what_the_initializer_set_on_their_worker():
+    from bayescale.evaluate.many import dask_map
+
+    assert list(dask_map(_seen_set_up, [0, 1, 2], n_workers=1, initializer=_set_up, initargs=(7,))) == [7, 7, 7]

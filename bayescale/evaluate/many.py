@@ -203,10 +203,22 @@ def dask_map(fn, items: Sequence[Any], *, scheduler: Any = None, n_workers: int 
     The execution path of :func:`fit_many`, for scripts whose unit of work is not one fit (the
     benchmarks): a ``LocalCluster`` of ``n_workers`` processes by default, or ``scheduler``.
     ``initializer(*initargs)`` runs once on every worker first (e.g. to compile the laws there).
+    What it leaves in its module's globals is seen by ``fn`` only when both are importable by
+    name on the workers: functions of a script run as ``__main__`` travel by value, and each
+    copy gets globals of its own (a worker would see an empty cache and redo the set-up for
+    every item), so they are refused here with the remedy.
     """
     # deferred with _client: see there
     from distributed import as_completed
 
+    if initializer is not None:
+        where = [f.__qualname__ for f in (fn, initializer) if getattr(f, "__module__", None) == "__main__"]
+        if where:
+            raise BayescaleError(
+                f"dask_map: {', '.join(where)} defined in __main__: its globals would not persist on the "
+                "workers between the initializer and the items; run the script through its module "
+                "(e.g. `if __name__ == '__main__': import myscript; myscript.main()`) so the workers "
+                "import it by name")
     client, release = _client(scheduler, n_workers)
     try:
         # a script's own modules (e.g. benchmarks/ on sys.path) must import on the workers too, to
