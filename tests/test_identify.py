@@ -130,3 +130,23 @@ def test_verdict_of_an_unidentified_break_says_how_it_was_judged(monkeypatch):
     v2 = cmp.verdict_from(fits, loos)
     assert v2.verdict == "break supported" and not v2.reliable
     assert any(w.startswith("bnsl1: R-hat") and "(c1)" in w for w in v2.warnings)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_verdict_names_the_failed_refit_and_its_problems():
+    from bayescale.evaluate import compare as cmp
+    from bayescale.evaluate.loo import loo_with_refits
+    from bayescale.inference.results import Diagnostics
+
+    fits = {"bnsl1": fake_fit("bnsl1", _df(), chains=4, draws=1000), "power_law_offset": _pl_fit()}
+    loos = {k: loo_with_refits(f, max_refits=0) for k, f in fits.items()}
+    ok = cmp.verdict_from(fits, loos)
+    bad = Diagnostics(divergences=0, max_rhat=1.03, min_ess_bulk=900.0, min_ess_tail=900.0, chains=4, draws=1000,
+                      ok=False, problems=("R-hat up to 1.030 (log-likelihood of each point scored) > 1.01",))
+    loos["bnsl1"] = replace(loos["bnsl1"], refits=(7,), refit_ok=False, refit_diagnostics={7: bad})
+    v = cmp.verdict_from(fits, loos)
+    new = [w for w in v.warnings if w not in ok.warnings]
+    assert new == ["bnsl1: the exact LOO refit without point 7 failed its diagnostics "
+                   "(R-hat up to 1.030 (log-likelihood of each point scored) > 1.01)"]
+    loos["bnsl1"] = replace(loos["bnsl1"], refit_diagnostics={})  # no record of which: still said
+    assert "bnsl1: an exact LOO refit failed its diagnostics" in cmp.verdict_from(fits, loos).warnings

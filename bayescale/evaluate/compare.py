@@ -191,8 +191,10 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
             block[nm].append(f"{len(loos[nm].unresolved)} point(s) with Pareto k > {loos[nm].k_threshold:.2f} "
                              "not refitted")
         warn += [f"{nm}: {p}" for p in d.problems if "divergent" not in p]
-        if not loos[nm].refit_ok:
-            warn.append(f"{nm}: an exact LOO refit failed its diagnostics")
+        if not loos[nm].refit_ok:  # which refit, and why: an R-hat of one point differs from divergences
+            warn += [f"{nm}: the exact LOO refit without point {i} failed its diagnostics ({'; '.join(rd.problems)})"
+                     for i, rd in loos[nm].refit_diagnostics.items() if not rd.ok] or [
+                         f"{nm}: an exact LOO refit failed its diagnostics"]
     lb, lu = (lfo or {}).get(best), (lfo or {}).get(baseline)
     pointwise = (np.subtract(lb.lpd, lu.lpd) if lb is not None and lu is not None and lb.ok and lu.ok
                  and len(lb.lpd) == len(lu.lpd) else None)
