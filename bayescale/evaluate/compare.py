@@ -193,7 +193,7 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
         warn += [f"{nm}: {p}" for p in d.problems if "divergent" not in p]
         if not loos[nm].refit_ok:  # which refit, and why: an R-hat of one point differs from divergences
             warn += [f"{nm}: the exact LOO refit without point {i} failed its diagnostics ({'; '.join(rd.problems)})"
-                     for i, rd in loos[nm].refit_diagnostics.items() if not rd.ok] or [
+                     for i, rd in loos[nm].failed_refits.items()] or [
                          f"{nm}: an exact LOO refit failed its diagnostics"]
     lb, lu = (lfo or {}).get(best), (lfo or {}).get(baseline)
     pointwise = (np.subtract(lb.lpd, lu.lpd) if lb is not None and lu is not None and lb.ok and lu.ok

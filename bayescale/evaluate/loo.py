@@ -97,6 +97,7 @@ class RefitWrapper(az.SamplingWrapper):
         self.seed_offsets = {int(i): REFIT_SEED_OFFSET + j for j, i in enumerate(order)}
         self.diagnostics: dict[int, Any] = {}
         self.progress = progress
+        self._started = 0  # refits begun, for the progress line
 
     def sel_observations(self, idx):
         """``((i, the data without point i), i)`` for the positional index ``idx``."""
@@ -108,11 +109,10 @@ class RefitWrapper(az.SamplingWrapper):
     def sample(self, modified_observed_data):
         i, data = modified_observed_data
         at = ", ".join(f"{k}={float(v[i]):.4g}" for k, v in self.fit.data.inputs.items())
-        self.progress(f"refit {len(self.diagnostics) + 1}/{len(self.seed_offsets)} of {self.fit.law.name} "
+        self._started += 1
+        self.progress(f"refit {self._started}/{len(self.seed_offsets)} of {self.fit.law.name} "
                       f"without point {i} ({at})")
-        rf = refit(self.fit, data, seed_offset=self.seed_offsets[i])
-        self.diagnostics[i] = rf.diagnostics()  # replaced by the score's own below
-        return rf
+        return refit(self.fit, data, seed_offset=self.seed_offsets[i])
 
     def get_inference_data(self, fitted_model):
         # The refit Fit itself: reloo only hands it on to log_likelihood__i, which needs its law and

@@ -59,6 +59,11 @@ class LooResult:
         return float(np.nanmax(k)) if np.isfinite(k).any() else float("nan")
 
     @property
+    def failed_refits(self) -> dict[int, Any]:
+        """Diagnostics of the exact refits that failed them, by the index of the point left out."""
+        return {i: d for i, d in self.refit_diagnostics.items() if not d.ok}
+
+    @property
     def ok(self) -> bool:
         """The LOO estimate is reliable: no point left with a high Pareto k, and every exact refit passed."""
         return not self.unresolved and self.refit_ok
@@ -179,8 +184,7 @@ class Comparison:
             problems.append(f"{len(lo.unresolved)} point(s) with Pareto k > {lo.k_threshold:.2f} not refitted "
                             f"(points {list(lo.unresolved)}): its elpd is unreliable; allow more exact refits")
         if not lo.refit_ok:
-            bad = [i for i, rd in lo.refit_diagnostics.items() if not rd.ok]
-            problems.append(f"the exact LOO refit without point(s) {bad} failed its diagnostics")
+            problems.append(f"the exact LOO refit without point(s) {list(lo.failed_refits)} failed its diagnostics")
         return {"ok": bool(d.ok and lo.ok), "fit_ok": bool(d.ok), "loo_ok": bool(lo.ok), "problems": problems}
 
     @property
