@@ -20,6 +20,9 @@ coverage per group) to ``--out``.
 
 Usage: ``python benchmarks/calibration.py`` (all 132 curves, 2 Dask workers);
 ``--every K`` for every K-th curve per domain; ``--quick`` (3 curves, small draws, CI).
+``--backtest`` also refits each law on its own fit points below the largest scales and scores
+variants whose discrepancy is scaled per curve by that self-backtest (tried, not adopted: see
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ DATASET = {"IC": "revisiting_nsl:IC", "NMT": "revisiting_nsl:NMT", "LM": "revisi
 SCALED = ("DD", "Nano")
 QUICK = ("IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0")
 BINS = (0.0, 0.1, 0.25, 0.5, 1.0, np.inf)
+#: the settings a cached fit is keyed by
+KEY = ("laws", "draws", "tune", "chains", "seed", "backtest")
+#: sd of the prior on log lambda, the curve's own scale of the extrapolation uncertainty (--backtest)
+LAMBDA_SD = 1.0
 
 
 def _cache_path(cache: Path, name: str) -> Path:
@@ -76,7 +83,7 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     cached = _cache_path(Path(cfg["cache"]), curve.name)
     if cfg.get("reuse") and cached.is_file():
         res = pickle.loads(cached.read_bytes())
-        if res.get("cfg") == {k: cfg[k] for k in ("laws", "draws", "tune", "chains", "seed")}:
+        if res.get("cfg") == {k: cfg.get(k) for k in KEY}:
             return res
     t0 = time.perf_counter()
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
@@ -96,10 +103,40 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
         out["laws"][name] = {"weight": float(weights.get(name, 0.0)), "ok": bool(f.diagnostics().ok),
                              "mu": f.expected({"x": curve.x_test}),
                              "noise": f.draws(f.likelihood.noise_names), "likelihood": f.likelihood.name}
+    if cfg.get("backtest"):
+        out["backtest"] = _self_backtest(ds, fits, weights)
     out["seconds"] = time.perf_counter() - t0
-    out["cfg"] = {k: cfg[k] for k in ("laws", "draws", "tune", "chains", "seed")}
+    out["cfg"] = {k: cfg.get(k) for k in KEY}
     cached.write_bytes(pickle.dumps(out))
     return out
+
+
+def _self_backtest(ds: Dataset, fits: dict[str, Any], weights: dict[str, float]) -> dict[str, Any]:
+    """The curve's own leave-future-out backtest inside its fit points: each stacked law refitted on all
+    but the largest scales (:func:`bayescale.evaluate.lfo.lfo_split`), its draws at those scales.
+
+    In the same shape as a fit result, so :func:`predictive_summary` gives its log errors and sds."""
+    from bayescale.evaluate.lfo import LFO_SEED_OFFSET, lfo_split
+    from bayescale.inference.fit import refit
+    from bayescale.inference.model import check_identifiable
+
+    train, _ = lfo_split(ds)
+    tr = ds.subset(train)
+    x = np.asarray(ds.inputs["x"], float)
+    bt: dict[str, Any] = {"x_test": x[~train], "y_test": np.asarray(ds.y, float)[~train],
+                          "x_fit_max": float(x[train].max()), "laws": {}}
+    for name, f in fits.items():
+        if weights.get(name, 0.0) <= 0:
+            continue
+        try:
+            check_identifiable(f.law, tr)
+        except Exception:  # too few scales left for this law: the others carry the backtest
+            continue
+        rf = refit(f, tr, seed_offset=LFO_SEED_OFFSET)
+        bt["laws"][name] = {"weight": float(weights[name]), "ok": bool(rf.diagnostics().ok),
+                            "mu": rf.expected({"x": x[~train]}), "noise": rf.draws(rf.likelihood.noise_names),
+                            "likelihood": rf.likelihood.name}
+    return bt
 
 
 def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int = 4000) -> pd.DataFrame:
@@ -152,27 +189,57 @@ def predictive_summary(res: dict[str, Any], *, seed: int = 0, draws: int = 4000)
         ly = np.log(np.concatenate(sims))
     ly = np.where(np.isfinite(ly), ly, np.nan)
     return pd.DataFrame({"curve": res["curve"], "dataset": DATASET[res["domain"]], "group": GROUP[res["domain"]],
-                         "horizon": np.clip(np.log10(x / res["x_fit_max"]), 0, None),
+                         "x": x, "horizon": np.clip(np.log10(x / res["x_fit_max"]), 0, None),
                          "err": np.log(y) - np.nanmean(ly, axis=0), "sd": np.nanstd(ly, axis=0)})
 
 
-def learn_from_backtests(summ: pd.DataFrame, form: str = "absolute") -> tuple[float, float]:
+def learn_from_backtests(summ: pd.DataFrame, form: str = "absolute",
+                         lam: dict[str, float] | None = None) -> tuple[float, float]:
     """``(s0, kappa)`` maximising the Gaussian held-out likelihood of the stacked forecasts' log errors,
-    ``err ~ N(0, sd^2 + tau^2)`` with ``tau = b (s0 + kappa h)`` (``b = sd`` in the relative form, else 1),
-    each curve weighted equally."""
+    ``err ~ N(0, sd^2 + tau^2)`` with ``tau = lambda_c b (s0 + kappa h)`` (``b = sd`` in the relative form,
+    else 1; ``lambda_c`` the curve's own scale from ``lam``, else 1), each curve weighted equally."""
     d = summ[np.isfinite(summ["err"]) & np.isfinite(summ["sd"])]
     w = 1.0 / d.groupby("curve")["err"].transform("size").to_numpy()
-    return fit_discrepancy(d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy(), w, form)
+    mult = 1.0 if lam is None else d["curve"].map(lam).fillna(1.0).to_numpy()
+    return fit_discrepancy(d["err"].to_numpy(), d["horizon"].to_numpy(), d["sd"].to_numpy(), w, form, mult)
 
 
-def backtest_lodo(summ: pd.DataFrame, form: str = "absolute") -> dict[str, Discrepancy]:
+def backtest_lodo(summ: pd.DataFrame, form: str = "absolute",
+                  lam: dict[str, float] | None = None) -> dict[str, Discrepancy]:
     """For each data set, the discrepancy learned from the other data sets' backtests."""
     out = {}
     for ds in sorted(summ["dataset"].unique()):
         train = summ[~summ["dataset"].isin(excluded_for(ds))]
-        out[ds] = Discrepancy(f"backtest-lodo:{ds}", *learn_from_backtests(train, form),
+        out[ds] = Discrepancy(f"backtest-lodo:{ds}", *learn_from_backtests(train, form, lam),
                               "backtests without this dataset", form)
     return out
+
+
+def backtest_scale(bt: pd.DataFrame, disc: Discrepancy, *, prior_sd: float = LAMBDA_SD,
+                   stat: str = "geometric") -> float:
+    """The curve's own multiplier ``lambda`` of the discrepancy, from its self-backtest.
+
+    ``bt``: the backtest's log errors ``err``, predictive sds ``sd`` and ``horizon`` (decades beyond the
+    backtest's training points).  Model: ``err ~ N(0, sd^2 + lambda^2 tau^2)`` with ``tau = disc.sd(h, sd)``,
+    prior ``log lambda ~ N(0, prior_sd^2)`` (lambda = 1 is the corpus's average curve); the points count
+    together as one observation per distinct held-back scale, since their errors move together.  Returns
+    ``exp(E[log lambda])`` (``stat="geometric"``: 1 with no backtest, the corpus's own calibration) or
+    ``sqrt(E[lambda^2])`` (``"rms"``), on a grid (no library does a 1-D posterior of this form in one call)."""
+    d = bt[np.isfinite(bt["err"]) & np.isfinite(bt["sd"]) & (bt["sd"] > 0)]
+    if d.empty:
+        return 1.0
+    grid = np.linspace(-5.0, 3.0, 801)
+    lam = np.exp(grid)[:, None]
+    e, sd = d["err"].to_numpy()[None, :], d["sd"].to_numpy()[None, :]
+    tau = disc.sd(np.maximum(d["horizon"].to_numpy(), 1e-9), d["sd"].to_numpy())[None, :]
+    var = sd ** 2 + lam ** 2 * tau ** 2
+    wfac = d["x"].nunique() / len(d)
+    logp = wfac * np.sum(-0.5 * np.log(var) - 0.5 * e ** 2 / var, axis=1) - 0.5 * (grid / prior_sd) ** 2
+    post = np.exp(logp - logp.max())
+    post /= post.sum()
+    if stat == "rms":
+        return float(np.sqrt(np.sum(post * lam[:, 0] ** 2)))
+    return float(np.exp(np.sum(post * grid)))
 
 
 def coverage(pit: np.ndarray, level: float) -> float:
@@ -240,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write bayescale/spec/discrepancy.csv from these backtests (all data sets)")
     p.add_argument("--form", choices=("absolute", "relative"), default="relative",
                    help="form of the discrepancy --write-table learns (default relative)")
+    p.add_argument("--backtest", action="store_true",
+                   help="also refit each law below the largest fitted scales (its own leave-future-out backtest) "
+                        "and score a variant whose discrepancy is scaled per curve by that backtest")
     p.add_argument("--out", type=Path, default=HERE / "results" / "calibration", help="output folder")
     a = p.parse_args(argv)
     curves = load_curves()
@@ -251,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (a.out / "cache").mkdir(parents=True, exist_ok=True)
     cfg = {"laws": LAWS, "draws": a.draws or (300 if a.quick else 500), "tune": 300 if a.quick else 1000,
            "chains": a.chains or (2 if a.quick else 4), "seed": a.seed, "cache": str(a.out / "cache"),
-           "reuse": a.reuse}
+           "reuse": a.reuse, "backtest": a.backtest}
     lsq = {ds: Discrepancy(f"lsq-lodo:{ds}", *v, "least-squares corpus without this dataset")
            for ds, v in leave_one_out(forecast_errors(load_corpus())).items()}
     print(f"{len(curves)} curves; settings {cfg}", file=sys.stderr)
@@ -277,6 +347,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bt:
         variants["backtest"] = lambda r: bt[DATASET[r["domain"]]]
         variants["relative"] = lambda r: rel[DATASET[r["domain"]]]
+    if rel and a.backtest:
+        lam, lam_rms = {}, {}
+        for r in done:
+            own = r.get("backtest") or {}
+            if own.get("laws"):
+                b = predictive_summary({**own, "curve": r["curve"], "domain": r["domain"]}, seed=a.seed)
+                lam[r["curve"]] = backtest_scale(b, rel[DATASET[r["domain"]]])
+                lam_rms[r["curve"]] = backtest_scale(b, rel[DATASET[r["domain"]]], stat="rms")
+            else:
+                lam[r["curve"]] = lam_rms[r["curve"]] = 1.0
+
+        def scaled(factor):
+            return lambda r: (lambda d: Discrepancy("self", d.s0 * factor[r["curve"]], d.kappa * factor[r["curve"]],
+                                                    "self-backtest", d.form))(rel[DATASET[r["domain"]]])
+        variants["self-backtest"] = scaled(lam)
+        variants["self-backtest-rms"] = scaled(lam_rms)
+        # learned jointly: (s0, kappa) refitted, leave-one-dataset-out, with each training curve's own lambda,
+        # and lambda recomputed under them (a few rounds of this fixed point)
+        own_bt = {r["curve"]: predictive_summary({**r["backtest"], "curve": r["curve"], "domain": r["domain"]},
+                                                 seed=a.seed)
+                  for r in done if (r.get("backtest") or {}).get("laws")}
+        joint, lam_j = rel, dict(lam)
+        for _ in range(3):
+            joint = backtest_lodo(summ, "relative", lam_j)
+            lam_j = {r["curve"]: backtest_scale(own_bt[r["curve"]], joint[DATASET[r["domain"]]])
+                     if r["curve"] in own_bt else 1.0 for r in done}
+        pd.DataFrame({"lambda": lam, "lambda_rms": lam_rms, "lambda_joint": lam_j}).to_csv(a.out / "lambda.csv")
+        variants["self-backtest-joint"] = lambda r: (lambda d: Discrepancy(
+            "self", d.s0 * lam_j[r["curve"]], d.kappa * lam_j[r["curve"]], "self-backtest, joint", d.form))(
+            joint[DATASET[r["domain"]]])
+        text_joint = "; ".join(f"{k}: s0={v.s0:.3f} kappa={v.kappa:.3f}" for k, v in sorted(joint.items()))
+        print(f"joint (leave-one-dataset-out) values: {text_joint}", file=sys.stderr)
     points = {k: pd.concat([score(r, f(r), seed=a.seed) for r in done], ignore_index=True) for k, f in variants.items()}
     for frame in points.values():
         frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,

@@ -149,15 +149,16 @@ def forecast_errors(curves: Iterable[Curve]) -> list[Errors]:
 
 
 def fit_discrepancy(e: np.ndarray, h: np.ndarray, sd: np.ndarray, w: np.ndarray,
-                    form: str = "absolute") -> tuple[float, float]:
+                    form: str = "absolute", mult: np.ndarray | float = 1.0) -> tuple[float, float]:
     """Maximum-likelihood ``(s0, kappa)`` of ``e ~ N(0, sd^2 + tau(h)^2)``, each point weighted by ``w``.
 
     ``tau`` is :meth:`bayescale.spec.discrepancy.Discrepancy.sd` of the given form, with base ``sd`` (the
-    point's own predictive sd of log y), so the fitted formula is the one forecasts use.
+    point's own predictive sd of log y), so the fitted formula is the one forecasts use, times ``mult``
+    (a per-point multiplier, such as a curve's own scale from its self-backtest; 1 by default).
     """
     def nll(q):
         s0, kappa = np.exp(q)
-        tau = Discrepancy("fit", float(s0), float(kappa), form=form).sd(h, base=sd)
+        tau = mult * Discrepancy("fit", float(s0), float(kappa), form=form).sd(h, base=sd)
         var = sd ** 2 + tau ** 2
         return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
 

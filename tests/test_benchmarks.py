@@ -248,6 +248,30 @@ def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     assert "backtest" in table and "relative" in table
 
 
+def test_self_backtest_scale_follows_the_curves_own_errors():
+    """calibration.backtest_scale (the tried per-curve scale): 1 with no backtest, below 1 for errors
+    inside the forecast's own sd, above 1 for errors several discrepancy sds out; one observation per
+    held-back scale, so many points at one scale count as one."""
+    import calibration as cal
+    from bayescale.spec.discrepancy import Discrepancy
+
+    disc = Discrepancy("t", 1.0, 5.0, form="relative")
+
+    def bt(err, x):
+        n = len(err)
+        return pd.DataFrame({"err": err, "sd": np.full(n, 0.01), "horizon": np.full(n, 0.1), "x": x})
+
+    assert cal.backtest_scale(bt([], []), disc) == 1.0
+    small = cal.backtest_scale(bt([0.001, -0.001, 0.0005], [1, 2, 3]), disc)
+    large = cal.backtest_scale(bt([0.1, -0.12, 0.09], [1, 2, 3]), disc)
+    assert small < 1.0 < large
+    one_scale = cal.backtest_scale(bt([0.1] * 30, [1] * 30), disc)
+    assert 1.0 < one_scale < cal.backtest_scale(bt([0.1] * 3, [1, 2, 3]), disc)
+    # the rms statistic is pulled up by the prior (E[lambda^2] = e^2 with no data): the reason it was not used
+    assert cal.backtest_scale(bt([], []), disc, stat="rms") == 1.0
+    assert cal.backtest_scale(bt([0.0], [1]), disc, stat="rms") > cal.backtest_scale(bt([0.0], [1]), disc)
+
+
 @pytest.mark.slow
 def test_nd_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/nd_calibration.py --quick``: two gadre curves scored before and after."""
