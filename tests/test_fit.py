@@ -226,3 +226,36 @@ def test_ess_remedy_samples_again_with_more_draws_and_says_so():
     plain = bs.fit(df, **kw, auto_remedy=False)
     assert plain.settings["remedy"] is None and plain.tree["posterior"].sizes["draw"] == 500
     assert f.diagnostics().min_ess_bulk > plain.diagnostics().min_ess_bulk
+
+
+def test_divergence_remedy_refits_at_high_acceptance_with_draw_based_adaptation(monkeypatch, pl_offset_df):
+    """A first run that ends with divergences is refitted once at target_accept 0.99 with nutpie's mass
+    matrix adapted from the draws' variances (``draw_diag``), and the remedy says so; without divergences
+    the first run stands with nutpie's default adaptation."""
+    import bayescale.inference.fit as fitmod
+
+    calls = []
+    real = fitmod.sample
+
+    def spy(model, **kw):
+        tree = real(model, **kw)
+        calls.append((kw["target_accept"], kw.get("adaptation", "diag")))
+        if len(calls) == 1:  # the first run "diverged" once
+            st = tree["sample_stats"].to_dataset()
+            div = np.zeros(st["diverging"].shape, dtype=bool)
+            div[0, 0] = True
+            tree["sample_stats"] = st.assign(diverging=(st["diverging"].dims, div))
+        return tree
+
+    monkeypatch.setattr(fitmod, "sample", spy)
+    kw = dict(law="power_law_offset", x="x", y="y", draws=100, tune=100, chains=2, cores=1, seed=3,
+              progressbar=False)
+    f = bs.fit(pl_offset_df, **kw)
+    assert calls == [(0.9, "diag"), (0.99, "draw_diag")]
+    assert "target_accept=0.99 and the mass matrix adapted from the draws' variances" in f.settings["remedy"]
+    assert f.settings["target_accept"] == 0.99 and f.settings["divergences_first_run"] == 1
+    calls.clear()
+    monkeypatch.setattr(fitmod, "sample",
+                        lambda model, **kw: calls.append(kw.get("adaptation", "diag")) or real(model, **kw))
+    g = bs.fit(pl_offset_df, **{**kw, "seed": 4})
+    assert calls == ["diag"] and g.settings["remedy"] is None

@@ -43,7 +43,8 @@ class FitConfig:
         ``"nutpie"``, ``"pymc"`` or ``"numpyro"``; ``None``: nutpie where installed.
     seed : int or None
     auto_remedy : bool
-        Refit once at ``target_accept=0.99`` when sampling ends with divergences.
+        Refit once at ``target_accept=0.99``, with nutpie's mass matrix adapted from the draws' variances,
+        when sampling ends with divergences.
     init : str
         ``"optimize"`` (least-squares starting points) or ``"prior"``.
     discrepancy : str or tuple of (key, value)

@@ -29,7 +29,7 @@ from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
 from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast
-from .sampling import COMPILE_CACHE, sample
+from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, REMEDY_ADAPTATION_TEXT, REMEDY_TARGET_ACCEPT, sample
 from .starts import start_points
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "PooledFit", "fit", "refit", "load", "SAMPLERS"]
@@ -91,7 +91,8 @@ def fit(
     progressbar : bool, optional
         Defaults to showing progress when standard error is a terminal.
     auto_remedy : bool
-        If sampling ends with divergences, refit once with ``target_accept=0.99``; then, if the only
+        If sampling ends with divergences, refit once with ``target_accept=0.99`` and nutpie's mass matrix
+        adapted from the draws' variances (``adaptation="draw_diag"``); then, if the only
         problems left are a bulk or tail ESS below the threshold (and R-hat at most 1.05), with at least
         ``ESS_REMEDY_MIN_DRAWS`` draws asked for, sample again with more draws (enough for the ESS,
         projected from the first run, at most ``ESS_REMEDY_MAX_FACTOR`` times as many, and as many tuning
@@ -262,10 +263,12 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     tree = sample(model, target_accept=target_accept, **kw)
     remedy = None
     first_div = div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
-    if div and config.auto_remedy and target_accept < 0.99:
-        remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
-        tree = sample(model, target_accept=0.99, **kw)
-        target_accept = 0.99
+    if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
+        remedy = (f"{div} divergences at target_accept={target_accept}; refitted with "
+                  f"target_accept={REMEDY_TARGET_ACCEPT} and {REMEDY_ADAPTATION_TEXT}")
+        kw["adaptation"] = REMEDY_ADAPTATION  # kept by the ESS remedy's run below
+        tree = sample(model, target_accept=REMEDY_TARGET_ACCEPT, **kw)
+        target_accept = REMEDY_TARGET_ACCEPT
 
     def result(tree, draws: int, tune: int, remedy: str | None) -> Fit:
         if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone

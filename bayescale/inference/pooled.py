@@ -47,6 +47,7 @@ from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
 from .results import Diagnostics, diagnose
+from .sampling import REMEDY_ADAPTATION, REMEDY_ADAPTATION_TEXT, REMEDY_TARGET_ACCEPT
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -281,16 +282,18 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
     compiled = nutpie.compile_pymc_model(model)
     target_accept, remedy = config.target_accept, None
 
-    def run(ta):
+    def run(ta, adaptation="diag"):
         return nutpie.sample(compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores,
-                             seed=config.seed, target_accept=ta, progress_bar=progressbar, save_warmup=False)
+                             seed=config.seed, target_accept=ta, progress_bar=progressbar, save_warmup=False,
+                             adaptation=adaptation)
 
     tree = run(target_accept)
     div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
-    if div and config.auto_remedy and target_accept < 0.99:
-        remedy = f"{div} divergences at target_accept={target_accept}; refitted with target_accept=0.99"
-        target_accept = 0.99
-        tree = run(target_accept)
+    if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
+        remedy = (f"{div} divergences at target_accept={target_accept}; refitted with "
+                  f"target_accept={REMEDY_TARGET_ACCEPT} and {REMEDY_ADAPTATION_TEXT}")
+        target_accept = REMEDY_TARGET_ACCEPT
+        tree = run(target_accept, REMEDY_ADAPTATION)
     keep = {k: tree[k].to_dataset() for k in ("posterior", "sample_stats")}
     keep["posterior"] = keep["posterior"].assign_coords(group=list(map(str, groups)))
     out = xr.DataTree.from_dict(keep)

@@ -25,7 +25,8 @@ from . import chainseeds, diskcache
 from .model import model_data
 from .starts import constrained
 
-__all__ = ["CompileCache", "COMPILE_CACHE", "sample"]
+__all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_ADAPTATION",
+           "REMEDY_ADAPTATION_TEXT"]
 
 
 class CompileCache:
@@ -142,10 +143,21 @@ def _nutpie_compile(model):
     return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
 
 
+#: The divergence remedy: refit once at this target acceptance with nutpie's mass matrix adapted from the
+#: draws' variances alone (``adaptation="draw_diag"``).  On bnsl1 (20 single-power-law and 20 one-break
+#: simulations, 4-digit addition; benchmarks/README.md, "Broken-law geometry") it left fewer divergences
+#: than the same refit with nutpie's default gradient-based adaptation.
+REMEDY_TARGET_ACCEPT, REMEDY_ADAPTATION = 0.99, "draw_diag"
+REMEDY_ADAPTATION_TEXT = "the mass matrix adapted from the draws' variances"
+
 def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
            tune: int, chains: int, cores: int, target_accept: float, seed: int | None, progressbar: bool,
-           starts=None, cache: CompileCache = COMPILE_CACHE):
-    """Run NUTS and return a DataTree with posterior, sample_stats, log_likelihood and the data."""
+           starts=None, cache: CompileCache = COMPILE_CACHE, adaptation: str = "diag"):
+    """Run NUTS and return a DataTree with posterior, sample_stats, log_likelihood and the data.
+
+    ``adaptation`` is nutpie's mass-matrix adaptation: ``"diag"`` (its default, from draws and gradients)
+    or ``"draw_diag"`` (from the draws' variances alone, as Stan adapts; the divergence remedy's choice).
+    PyMC's own NUTS and numpyro adapt from the draws already and ignore it."""
     if sampler == "nutpie":
         import nutpie  # deferred: the sampler is loaded only when a fit runs
 
@@ -156,7 +168,8 @@ def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: 
             seeds = cache.chain_seeds(compiled, seed=seed, chains=chains, point=first)
             compiled = dataclasses.replace(compiled, initial_point_func=nutpie_starts(model, starts, seeds))
         tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                             target_accept=target_accept, progress_bar=progressbar, save_warmup=False)
+                             target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
+                             adaptation=adaptation)
     else:
         import pymc as pm  # deferred: only the non-default samplers go through pm.sample
 
