@@ -272,6 +272,19 @@ def test_self_backtest_scale_follows_the_curves_own_errors():
     assert cal.backtest_scale(bt([0.0], [1]), disc, stat="rms") > cal.backtest_scale(bt([0.0], [1]), disc)
 
 
+def test_remedy_adaptation_chooses_the_adaptation_by_run(monkeypatch):
+    """remedy_adaptation.use_adaptation: the first run gets --first, the refit at target_accept 0.99 --remedy."""
+    import bayescale.inference.fit as fitmod
+    import remedy_adaptation as ra
+
+    seen = []
+    monkeypatch.setattr(fitmod, "sample", lambda model, **kw: seen.append((kw["target_accept"], kw["adaptation"])))
+    ra.use_adaptation("draw_diag", "diag")
+    fitmod.sample(None, target_accept=0.9, adaptation="diag")
+    fitmod.sample(None, target_accept=0.99, adaptation="draw_diag")
+    assert seen == [(0.9, "draw_diag"), (0.99, "diag")]
+
+
 @pytest.mark.slow
 def test_nd_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/nd_calibration.py --quick``: two gadre curves scored before and after."""
