@@ -150,6 +150,7 @@ def _nutpie_compile(model):
 REMEDY_TARGET_ACCEPT, REMEDY_ADAPTATION = 0.99, "draw_diag"
 REMEDY_ADAPTATION_TEXT = "the mass matrix adapted from the draws' variances"
 
+
 def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
            tune: int, chains: int, cores: int, target_accept: float, seed: int | None, progressbar: bool,
            starts=None, cache: CompileCache = COMPILE_CACHE, adaptation: str = "diag"):
