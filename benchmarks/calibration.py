@@ -348,35 +348,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants["backtest"] = lambda r: bt[DATASET[r["domain"]]]
         variants["relative"] = lambda r: rel[DATASET[r["domain"]]]
     if rel and a.backtest:
-        lam, lam_rms = {}, {}
-        for r in done:
-            own = r.get("backtest") or {}
-            if own.get("laws"):
-                b = predictive_summary({**own, "curve": r["curve"], "domain": r["domain"]}, seed=a.seed)
-                lam[r["curve"]] = backtest_scale(b, rel[DATASET[r["domain"]]])
-                lam_rms[r["curve"]] = backtest_scale(b, rel[DATASET[r["domain"]]], stat="rms")
-            else:
-                lam[r["curve"]] = lam_rms[r["curve"]] = 1.0
-
-        def scaled(factor):
-            return lambda r: (lambda d: Discrepancy("self", d.s0 * factor[r["curve"]], d.kappa * factor[r["curve"]],
-                                                    "self-backtest", d.form))(rel[DATASET[r["domain"]]])
-        variants["self-backtest"] = scaled(lam)
-        variants["self-backtest-rms"] = scaled(lam_rms)
-        # learned jointly: (s0, kappa) refitted, leave-one-dataset-out, with each training curve's own lambda,
-        # and lambda recomputed under them (a few rounds of this fixed point)
+        # each curve's own backtest, summarised once; lambda under the leave-one-dataset-out table ``disc``
         own_bt = {r["curve"]: predictive_summary({**r["backtest"], "curve": r["curve"], "domain": r["domain"]},
                                                  seed=a.seed)
                   for r in done if (r.get("backtest") or {}).get("laws")}
+
+        def scales(table, **kw):
+            return {r["curve"]: backtest_scale(own_bt[r["curve"]], table[DATASET[r["domain"]]], **kw)
+                    if r["curve"] in own_bt else 1.0 for r in done}
+
+        def scaled(factor, table):
+            return lambda r: (lambda d: Discrepancy("self", d.s0 * factor[r["curve"]], d.kappa * factor[r["curve"]],
+                                                    "self-backtest", d.form))(table[DATASET[r["domain"]]])
+        lam, lam_rms = scales(rel), scales(rel, stat="rms")
+        variants["self-backtest"] = scaled(lam, rel)
+        variants["self-backtest-rms"] = scaled(lam_rms, rel)
+        # learned jointly: (s0, kappa) refitted, leave-one-dataset-out, with each training curve's own lambda,
+        # and lambda recomputed under them (a few rounds of this fixed point)
         joint, lam_j = rel, dict(lam)
         for _ in range(3):
             joint = backtest_lodo(summ, "relative", lam_j)
-            lam_j = {r["curve"]: backtest_scale(own_bt[r["curve"]], joint[DATASET[r["domain"]]])
-                     if r["curve"] in own_bt else 1.0 for r in done}
+            lam_j = scales(joint)
         pd.DataFrame({"lambda": lam, "lambda_rms": lam_rms, "lambda_joint": lam_j}).to_csv(a.out / "lambda.csv")
-        variants["self-backtest-joint"] = lambda r: (lambda d: Discrepancy(
-            "self", d.s0 * lam_j[r["curve"]], d.kappa * lam_j[r["curve"]], "self-backtest, joint", d.form))(
-            joint[DATASET[r["domain"]]])
+        variants["self-backtest-joint"] = scaled(lam_j, joint)
         text_joint = "; ".join(f"{k}: s0={v.s0:.3f} kappa={v.kappa:.3f}" for k, v in sorted(joint.items()))
         print(f"joint (leave-one-dataset-out) values: {text_joint}", file=sys.stderr)
     points = {k: pd.concat([score(r, f(r), seed=a.seed) for r in done], ignore_index=True) for k, f in variants.items()}
