@@ -113,26 +113,21 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
 
 def _self_backtest(ds: Dataset, fits: dict[str, Any], weights: dict[str, float]) -> dict[str, Any]:
     """The curve's own leave-future-out backtest inside its fit points: each stacked law refitted on all
-    but the largest scales (:func:`bayescale.evaluate.lfo.lfo_split`), its draws at those scales.
+    but the largest scales (:func:`bayescale.evaluate.lfo.lfo_refit`), its draws at those scales.
 
     In the same shape as a fit result, so :func:`predictive_summary` gives its log errors and sds."""
-    from bayescale.evaluate.lfo import LFO_SEED_OFFSET, lfo_split
-    from bayescale.inference.fit import refit
-    from bayescale.inference.model import check_identifiable
+    from bayescale.evaluate.lfo import lfo_refit, lfo_split
 
-    train, _ = lfo_split(ds)
-    tr = ds.subset(train)
+    train, _ = lfo_split(ds)  # the same split as each law's refit below
     x = np.asarray(ds.inputs["x"], float)
     bt: dict[str, Any] = {"x_test": x[~train], "y_test": np.asarray(ds.y, float)[~train],
                           "x_fit_max": float(x[train].max()), "laws": {}}
     for name, f in fits.items():
         if weights.get(name, 0.0) <= 0:
             continue
-        try:
-            check_identifiable(f.law, tr)
-        except Exception:  # too few scales left for this law: the others carry the backtest
+        _, _, rf = lfo_refit(f)
+        if isinstance(rf, Exception):  # too few scales left for this law: the others carry the backtest
             continue
-        rf = refit(f, tr, seed_offset=LFO_SEED_OFFSET)
         bt["laws"][name] = {"weight": float(weights[name]), "ok": bool(rf.diagnostics().ok),
                             "mu": rf.expected({"x": x[~train]}), "noise": rf.draws(rf.likelihood.noise_names),
                             "likelihood": rf.likelihood.name}

@@ -40,7 +40,7 @@ from .progress import Progress, silent
 from .results import LfoResult
 from .scoring import lpd_from_draws, pointwise_log_lik, rmsle, subset
 
-__all__ = ["lfo_split", "lfo_score", "recommend", "recommend_by_loo", "choose_law", "LFO_SEED_OFFSET"]
+__all__ = ["lfo_split", "lfo_refit", "lfo_score", "recommend", "recommend_by_loo", "choose_law", "LFO_SEED_OFFSET"]
 
 #: The LFO refit has the seed of the fit plus this.
 LFO_SEED_OFFSET = 500
@@ -73,22 +73,34 @@ def lfo_split(ds, k: int | None = None) -> tuple[np.ndarray, int]:
     return x < cut, k
 
 
-def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoResult:
-    """Refit ``fit``'s law on all but the largest ``k`` scales and score the held-out points.
+def lfo_refit(fit, *, k: int | None = None, progress: Progress = silent) -> tuple[np.ndarray, int, object]:
+    """``fit``'s law refitted on all but the largest ``k`` scales: ``(train, k, refit)``.
 
-    ``progress`` receives one line before the refit (:mod:`bayescale.evaluate.progress`).
+    ``train`` is :func:`lfo_split`'s mask; ``refit`` is the refitted :class:`~bayescale.inference.fit.Fit`, or the
+    :class:`~bayescale.errors.DataError` that says why the law is not identified on the training points (too few
+    scales left).  ``progress`` receives one line before the refit.
     """
     train, k = lfo_split(fit.data, k)
-    test = ~train
     tr = subset(fit.data, train)
     try:
         check_identifiable(fit.law, tr)
     except DataError as exc:
-        return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()), lpd=(),
-                         rmsle=float("nan"), ok=False, problems=(str(exc),))
+        return train, k, exc
     progress(f"leave-future-out refit of {fit.law.name} on the {int(train.sum())} points below the largest "
-             f"{k} scale(s), to score the {int(test.sum())} above")
-    rf = refit(fit, tr, seed_offset=LFO_SEED_OFFSET)
+             f"{k} scale(s), to score the {int((~train).sum())} above")
+    return train, k, refit(fit, tr, seed_offset=LFO_SEED_OFFSET)
+
+
+def lfo_score(fit, *, k: int | None = None, progress: Progress = silent) -> LfoResult:
+    """Refit ``fit``'s law on all but the largest ``k`` scales (:func:`lfo_refit`) and score the held-out points.
+
+    ``progress`` receives one line before the refit (:mod:`bayescale.evaluate.progress`).
+    """
+    train, k, rf = lfo_refit(fit, k=k, progress=progress)
+    test = ~train
+    if isinstance(rf, DataError):
+        return LfoResult(law=fit.law.name, n_train=int(train.sum()), n_test=int(test.sum()), lpd=(),
+                         rmsle=float("nan"), ok=False, problems=(str(rf),))
     xin = {kk: v[test] for kk, v in fit.data.inputs.items()}
     yt = fit.data.y[test]
     ll = pointwise_log_lik(rf, xin, yt, None if fit.data.trials is None else fit.data.trials[test])
