@@ -228,6 +228,36 @@ def test_ess_remedy_samples_again_with_more_draws_and_says_so():
     assert f.diagnostics().min_ess_bulk > plain.diagnostics().min_ess_bulk
 
 
+def test_ess_rerun_that_meets_divergences_gets_the_divergence_remedy(monkeypatch):
+    """The ESS remedy's longer run, if it ends with divergences the first run did not have, is refitted at
+    target_accept 0.99 with draw-based adaptation at the same length, and the remedy says so."""
+    import bayescale.inference.fit as fitmod
+
+    x = np.logspace(7.8, 9.5, 6)
+    df = bs.simulate(law="sigmoid_floor", likelihood="logitnormal", x=x, noise=0.05, seed=2,
+                     params=dict(floor=0.25, ceiling=0.8, slope=0.7, x50=1e9))
+    calls, real = [], fitmod.sample
+
+    def spy(model, **kw):
+        tree = real(model, **kw)
+        calls.append((kw["target_accept"], kw.get("adaptation", "diag"), kw["draws"]))
+        st = tree["sample_stats"].to_dataset()
+        div = np.zeros(st["diverging"].shape, dtype=bool)
+        div[0, :2] = len(calls) == 2  # only the ESS remedy's longer run "diverges" (twice)
+        tree["sample_stats"] = st.assign(diverging=(st["diverging"].dims, div))
+        return tree
+
+    monkeypatch.setattr(fitmod, "sample", spy)
+    f = bs.fit(df, law="sigmoid_floor", x="x", y="y", likelihood="logitnormal", floor=0.25, draws=500, tune=500,
+               chains=2, cores=1, seed=2, progressbar=False)
+    more = calls[1][2]
+    assert more > 500 and calls == [(0.9, "diag", 500), (0.9, "diag", more), (0.99, "draw_diag", more)]
+    assert "ESS" in f.settings["remedy"] and "2 divergences there, so refitted with target_accept=0.99" in \
+        f.settings["remedy"]
+    assert f.settings["target_accept"] == 0.99 and f.settings["draws"] == more
+    assert f.tree["posterior"].sizes["draw"] == more and f.diagnostics().divergences == 0
+
+
 def test_divergence_remedy_refits_at_high_acceptance_with_draw_based_adaptation(monkeypatch, pl_offset_df):
     """A first run that ends with divergences is refitted once at target_accept 0.99 with nutpie's mass
     matrix adapted from the draws' variances (``draw_diag``), and the remedy says so; without divergences

@@ -46,7 +46,7 @@ from ..spec.likelihoods import Likelihood, get_likelihood
 from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
-from .results import Diagnostics, diagnose
+from .results import Diagnostics, diagnose, n_divergences
 from .sampling import REMEDY_ADAPTATION, REMEDY_ADAPTATION_TEXT, REMEDY_TARGET_ACCEPT
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
@@ -288,7 +288,7 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
                              adaptation=adaptation)
 
     tree = run(target_accept)
-    div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    div = n_divergences(tree)
     if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
         remedy = (f"{div} divergences at target_accept={target_accept}; refitted with "
                   f"target_accept={REMEDY_TARGET_ACCEPT} and {REMEDY_ADAPTATION_TEXT}")

@@ -41,7 +41,7 @@ from .identify import unidentified_breaks
 from .influence import influential_rows
 from .reach import Reach, reach
 
-__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "diagnose_pointwise", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "diagnose_pointwise", "n_divergences", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
 
 #: Thresholds a fit must meet to be reported as reliable.
 RHAT_MAX = 1.01
@@ -351,6 +351,11 @@ def _min(v: np.ndarray) -> float:
     return float(f.min()) if f.size else float("nan")
 
 
+def n_divergences(tree: Any) -> int:
+    """Divergent transitions after tuning, over all chains."""
+    return int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+
+
 def diagnose(tree: Any, names: Sequence[str]) -> Diagnostics:
     """Divergences, R-hat and bulk/tail ESS of the named variables (of any shape) against the thresholds.
 
@@ -358,7 +363,7 @@ def diagnose(tree: Any, names: Sequence[str]) -> Diagnostics:
     """
     post = tree["posterior"]
     chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
-    div = int(np.asarray(tree["sample_stats"]["diverging"].values).sum())
+    div = n_divergences(tree)
     names = list(names)
     # a parameter constant over the draws makes ArviZ divide by zero: its R-hat/ESS are NaN, reported as such
     with np.errstate(invalid="ignore", divide="ignore"):
