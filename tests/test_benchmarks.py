@@ -285,6 +285,32 @@ def test_remedy_adaptation_chooses_the_adaptation_by_run(monkeypatch):
     assert seen == [(0.9, "draw_diag"), (0.99, "diag")]
 
 
+def test_remedy_adaptation_ess_rerun_modes(monkeypatch):
+    """remedy_adaptation.use_ess_rerun: only the longer run (more draws than asked) changes; ``plain`` undoes
+    the package's follow-up to it and hands back the longer run's own draws (as does ``high``, whose
+    follow-up would be the same run again)."""
+    import bayescale.inference.fit as fitmod
+    import remedy_adaptation as ra
+
+    def calls(mode):
+        seen = []
+        monkeypatch.setattr(fitmod, "sample", lambda model, **kw: seen.append(
+            (kw["target_accept"], kw.get("adaptation", "diag"), kw["draws"])) or len(seen))
+        ra.use_ess_rerun(mode)
+        got = [fitmod.sample(None, target_accept=0.9, draws=1000), fitmod.sample(None, target_accept=0.9, draws=2400),
+               fitmod.sample(None, target_accept=0.99, adaptation="draw_diag", draws=2400)]
+        return seen, got
+
+    seen, got = calls("package")
+    assert seen == [(0.9, "diag", 1000), (0.9, "diag", 2400), (0.99, "draw_diag", 2400)] and got == [1, 2, 3]
+    seen, got = calls("plain")
+    assert seen == [(0.9, "diag", 1000), (0.9, "diag", 2400)] and got == [1, 2, 2]
+    seen, _ = calls("draw_diag")
+    assert seen[1] == (0.9, "draw_diag", 2400) and len(seen) == 3
+    seen, got = calls("high")
+    assert seen[1:] == [(0.99, "draw_diag", 2400)] and got == [1, 2, 2]
+
+
 @pytest.mark.slow
 def test_nd_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/nd_calibration.py --quick``: two gadre curves scored before and after."""
