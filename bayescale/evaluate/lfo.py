@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..inference.fit import refit
+from ..inference.results import Fit
 from ..inference.model import check_identifiable
 from .progress import Progress, silent
 from .results import LfoResult
@@ -73,7 +74,8 @@ def lfo_split(ds, k: int | None = None) -> tuple[np.ndarray, int]:
     return x < cut, k
 
 
-def lfo_refit(fit, *, k: int | None = None, progress: Progress = silent) -> tuple[np.ndarray, int, object]:
+def lfo_refit(fit: Fit, *, k: int | None = None,
+              progress: Progress = silent) -> tuple[np.ndarray, int, Fit | DataError]:
     """``fit``'s law refitted on all but the largest ``k`` scales: ``(train, k, refit)``.
 
     ``train`` is :func:`lfo_split`'s mask; ``refit`` is the refitted :class:`~bayescale.inference.fit.Fit`, or the
