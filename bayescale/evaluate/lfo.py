@@ -35,8 +35,8 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..inference.fit import refit
-from ..inference.results import Fit
 from ..inference.model import check_identifiable
+from ..inference.results import Fit
 from .progress import Progress, silent
 from .results import LfoResult
 from .scoring import lpd_from_draws, pointwise_log_lik, rmsle, subset

@@ -309,7 +309,7 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     if div and target_accept < REMEDY_TARGET_ACCEPT:
         # The longer run met divergences the first did not (4-digit addition's flagship fit does: 0, then 1):
         # the divergence remedy at the longer run's length, which passed 9 of 9 such fits against 5 of 9
-        # (benchmarks/README.md, "the ESS remedy's rerun").
+        # (benchmarks/README.md, "The ESS remedy's longer run").
         note += (f"; {div} divergences there, so refitted with target_accept={REMEDY_TARGET_ACCEPT} and "
                  f"{REMEDY_ADAPTATION_TEXT}")
         target_accept = REMEDY_TARGET_ACCEPT

@@ -41,7 +41,8 @@ from .identify import unidentified_breaks
 from .influence import influential_rows
 from .reach import Reach, reach
 
-__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "diagnose_pointwise", "n_divergences", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+__all__ = ["Fit", "Forecast", "Diagnostics", "diagnose", "diagnose_pointwise", "n_divergences", "RHAT_MAX",
+           "ESS_PER_CHAIN_MIN"]
 
 #: Thresholds a fit must meet to be reported as reliable.
 RHAT_MAX = 1.01
