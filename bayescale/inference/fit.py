@@ -29,7 +29,7 @@ from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
 from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast, n_divergences
-from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, REMEDY_ADAPTATION_TEXT, REMEDY_TARGET_ACCEPT, sample
+from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, REMEDY_TARGET_ACCEPT, REMEDY_TEXT, sample
 from .starts import start_points
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "PooledFit", "fit", "refit", "load", "SAMPLERS"]
@@ -265,8 +265,7 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     remedy = None
     first_div = div = n_divergences(tree)
     if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
-        remedy = (f"{div} divergences at target_accept={target_accept}; refitted with "
-                  f"target_accept={REMEDY_TARGET_ACCEPT} and {REMEDY_ADAPTATION_TEXT}")
+        remedy = f"{div} divergences at target_accept={target_accept}; refitted with {REMEDY_TEXT}"
         kw["adaptation"] = REMEDY_ADAPTATION  # kept by the ESS remedy's run below
         tree = sample(model, target_accept=REMEDY_TARGET_ACCEPT, **kw)
         target_accept = REMEDY_TARGET_ACCEPT
@@ -310,8 +309,7 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
         # The longer run met divergences the first did not (4-digit addition's flagship fit does: 0, then 1):
         # the divergence remedy at the longer run's length, which passed 9 of 9 such fits against 5 of 9
         # (benchmarks/README.md, "The ESS remedy's longer run").
-        note += (f"; {div} divergences there, so refitted with target_accept={REMEDY_TARGET_ACCEPT} and "
-                 f"{REMEDY_ADAPTATION_TEXT}")
+        note += f"; {div} divergences there, so refitted with {REMEDY_TEXT}"
         target_accept = REMEDY_TARGET_ACCEPT
         tree = sample(model, target_accept=target_accept,
                       **{**kw, "adaptation": REMEDY_ADAPTATION, "draws": more, "tune": tune})

@@ -47,7 +47,7 @@ from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, forecast_draws
 from .results import Diagnostics, diagnose, n_divergences
-from .sampling import REMEDY_ADAPTATION, REMEDY_ADAPTATION_TEXT, REMEDY_TARGET_ACCEPT
+from .sampling import REMEDY_ADAPTATION, REMEDY_TARGET_ACCEPT, REMEDY_TEXT
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -290,8 +290,7 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
     tree = run(target_accept)
     div = n_divergences(tree)
     if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
-        remedy = (f"{div} divergences at target_accept={target_accept}; refitted with "
-                  f"target_accept={REMEDY_TARGET_ACCEPT} and {REMEDY_ADAPTATION_TEXT}")
+        remedy = f"{div} divergences at target_accept={target_accept}; refitted with {REMEDY_TEXT}"
         target_accept = REMEDY_TARGET_ACCEPT
         tree = run(target_accept, REMEDY_ADAPTATION)
     keep = {k: tree[k].to_dataset() for k in ("posterior", "sample_stats")}

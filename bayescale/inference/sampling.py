@@ -25,8 +25,7 @@ from . import chainseeds, diskcache
 from .model import model_data
 from .starts import constrained
 
-__all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_ADAPTATION",
-           "REMEDY_ADAPTATION_TEXT"]
+__all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_ADAPTATION", "REMEDY_TEXT"]
 
 
 class CompileCache:
@@ -148,7 +147,8 @@ def _nutpie_compile(model):
 #: simulations, 4-digit addition; benchmarks/README.md, "Broken-law geometry") it left fewer divergences
 #: than the same refit with nutpie's default gradient-based adaptation.
 REMEDY_TARGET_ACCEPT, REMEDY_ADAPTATION = 0.99, "draw_diag"
-REMEDY_ADAPTATION_TEXT = "the mass matrix adapted from the draws' variances"
+#: The remedy's settings in words, for every message that reports it ("... refitted with " + this).
+REMEDY_TEXT = f"target_accept={REMEDY_TARGET_ACCEPT} and the mass matrix adapted from the draws' variances"
 
 
 def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
