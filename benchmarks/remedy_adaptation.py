@@ -122,7 +122,8 @@ def main(argv=None) -> int:
     for sc in a.scenarios:
         for rep in range(a.start, a.start + a.n):
             run("break" if a.scenarios == [4] else f"break {sc}", simulate_case(sc, rep)[0], rep, x="x", y="y")
-    for rep in range(a.start, a.start + (a.n if a.n_null is None else a.n_null)):
+    n_null = a.n if a.n_null is None else a.n_null
+    for rep in range(a.start, a.start + n_null):
         run("null", simulate_case(0, rep)[0], rep, x="x", y="y")
     r = pd.DataFrame(rows)
     table = r.groupby("case", sort=False).agg(
@@ -130,7 +131,8 @@ def main(argv=None) -> int:
         divergences_first=("div_first", "sum"), divergences_left=("div_left", "sum"),
         fits_with_divergences_left=("div_left", lambda v: int((v > 0).sum())), max_rhat=("rhat", "max"),
         median_s=("seconds", "median"))
-    print(f"first run: {a.first}; remedy: {a.remedy}; ESS rerun: {a.ess_rerun}; replicates {a.start}..")
+    print(f"first run: {a.first}; remedy: {a.remedy}; ESS rerun: {a.ess_rerun}; replicates "
+          f"{a.start}..{a.start + a.n - 1} (null {a.start}..{a.start + n_null - 1})")
     print(table.round(3).to_string())
     # the fits whose ESS rerun ran without a divergence remedy before it: the only ones --ess-rerun changes
     e = r[r["ess_rerun"] & (r["div_first"] == 0)]
