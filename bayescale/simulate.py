@@ -41,7 +41,7 @@ TRUE_PARAMS: dict[str, dict[str, float]] = {
 def default_design(law: Law, n: int | None = None) -> dict[str, np.ndarray]:
     """A realistic design: log-spaced scales for one input, a grid of N and D for two."""
     if len(law.inputs) == 1:
-        k = len(law.parameters)
+        k = len(law.sampled)
         n = n or max(15, 4 * k)
         decades = 4 if k <= 6 else 5
         return {law.inputs[0]: np.logspace(2, 2 + decades, n)}
@@ -73,7 +73,8 @@ def simulate(
         Scales (a mapping of input name to values for several inputs);
         :func:`default_design` by default.
     params : mapping, optional
-        True parameter values; :data:`TRUE_PARAMS` for catalogue laws.
+        True values of the parameters the formula uses (:attr:`~bayescale.spec.laws.Law.formula_params`);
+        :data:`TRUE_PARAMS` for catalogue laws.
     noise : float
         The likelihood's noise parameter: ``sigma`` (sd of log y for lognormal, of logit y for
         logitnormal), or the precision ``phi`` for beta; unused by the binomial.
@@ -96,7 +97,7 @@ def simulate(
         if law.name not in TRUE_PARAMS:
             raise FitError(f"law {law.name!r} has no default parameters: pass params={{...}}")
         params = TRUE_PARAMS[law.name]
-    missing = set(law.param_names) - set(params)
+    missing = set(law.formula_params) - set(params)  # a derived slope change, not the effect it comes from
     if missing:
         raise FitError(f"simulate needs values for {', '.join(sorted(missing))}")
     if x is None:
@@ -106,7 +107,7 @@ def simulate(
     else:
         xin = {law.inputs[0]: np.asarray(x, dtype=float)}
     xin = {k: np.repeat(v, repeats) for k, v in xin.items()}
-    mu = np.asarray(law.evaluate(xin, {k: float(params[k]) for k in law.param_names}), dtype=float)
+    mu = np.asarray(law.evaluate(xin, {k: float(params[k]) for k in law.formula_params}), dtype=float)
     rng = np.random.default_rng(seed)
     lik = get_likelihood(likelihood).bind(trials)
     mu = lik.clip_mean(mu)

@@ -120,3 +120,37 @@ def test_malformed_law_files(tmp_path, body, match):
 def test_unknown_law_lists_catalogue():
     with pytest.raises(LawError, match="choose one of .*power_law"):
         bs.get_law("powr_law")
+
+
+def test_derived_parameter_is_computed_not_sampled():
+    from bayescale.spec.resolve import resolve_priors
+
+    law = bs.make_law(name="halves", formula="A * x^(-alpha)", inputs=["x"], parameters=[
+        {"name": "twice", "prior": "HalfNormal(sigma=1)"},
+        {"name": "alpha", "derived": "twice / 2"},
+        {"name": "A", "prior": "LogNormal(mu=log(y_ref) + alpha*log(x_ref), sigma=1)"}])
+    assert law.derived == ("alpha",) and law.sampled == ("twice", "A") and law.formula_params == ("alpha", "A")
+    assert law_from_json(law.to_json()).to_dict() == law.to_dict()
+    assert law.to_dict()["parameters"][1]["derived"] == "twice / 2"
+    assert resolve_priors(law)["alpha"].fixed
+    # a saved fit names the derived prior as the law computes it; anything else is refused
+    assert resolve_priors(law, priors={"alpha": "Fixed(value=twice / 2)"})["alpha"].fixed
+    with pytest.raises(PriorError, match="'alpha' is not sampled.*put priors on twice"):
+        resolve_priors(law, priors={"alpha": "HalfNormal(sigma=1)"})
+    # the catalogue's broken laws sample each break's effect and derive its slope change
+    for name, k in (("bnsl1", 1), ("bnsl2", 2), ("bnsl3", 3)):
+        got = bs.get_law(name)
+        assert got.derived == tuple(f"c{i}" for i in range(1, k + 1)) == got.slope_changes
+        assert {f"e{i}" for i in range(1, k + 1)} <= set(got.sampled)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({"name": "alpha", "derived": "twice / 2", "prior": "HalfNormal(sigma=1)"}, "either a 'prior' or"),
+    ({"name": "alpha", "derived": "x_ref / 2"}, "uses no parameter"),
+    ({"name": "alpha", "derived": "later / 2"}, "declared before it"),
+    ({"name": "alpha", "derived": "  "}, "must be an expression"),
+])
+def test_malformed_derived_parameters(spec, match):
+    with pytest.raises((LawError, PriorError), match=match):
+        bs.make_law(name="bad", formula="A * x^(-alpha)", inputs=["x"], parameters=[
+            {"name": "twice", "prior": "HalfNormal(sigma=1)"}, spec, {"name": "A", "prior": "HalfNormal(sigma=1)"}])

@@ -155,7 +155,7 @@ def compare(
     loos = {nm: loo_with_refits(f, max_refits=max_refits, progress=say) for nm, f in got.items()}
     table = az.compare({nm: r.elpd_data for nm, r in loos.items()}, round_to="none")
     lfo_res = {nm: lfo_score(f, k=lfo_k, progress=say) for nm, f in got.items()} if lfo else {}
-    rec, rec_by = choose_law(lfo_res, table, {nm: len(f.law.parameters) for nm, f in got.items()})
+    rec, rec_by = choose_law(lfo_res, table, {nm: len(f.law.sampled) for nm, f in got.items()})
     verdict = verdict_from(got, loos, baseline=baseline, prob=prob, lfo=lfo_res)
     return Comparison(fits=got, loo=loos, table=table, lfo=lfo_res, recommended=rec, verdict=verdict,
                       recommended_by=rec_by)

@@ -189,7 +189,7 @@ def loo_with_refits(fit, *, max_refits: int = MAX_REFITS, k_max: float = K_MAX,
         if left:
             method += (f"; {len(left)} more not refitted (at most {max_refits} refits per law): "
                        "elpd unreliable")
-    n_params = len(fit.param_names)
+    n_params = len(fit.free_names)
     p_loo = float(elpd_data.p)
     return LooResult(law=fit.law.name, elpd=float(elpd_data.elpd), se=float(elpd_data.se), p_loo=p_loo,
                      pareto_k=tuple(float(v) for v in k), k_threshold=thr, refits=tuple(todo), unresolved=tuple(left),

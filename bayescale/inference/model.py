@@ -119,7 +119,7 @@ def model_data(law: Law, data: Dataset) -> dict[str, np.ndarray]:
 
 def check_identifiable(law: Law, data: Dataset) -> None:
     """Raise if there are fewer distinct scales than the law has parameters."""
-    k = len(law.parameters)
+    k = len(law.sampled)
     m = data.n_distinct_scales()
     if m < k:
         raise DataError(

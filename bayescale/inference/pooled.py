@@ -102,6 +102,8 @@ def build_pooled_model(law: Law, ds: Dataset, group_index: np.ndarray, n_groups:
                 tau = pm.HalfNormal(f"{p.name}_tau", TAU_PRIOR_SD)
                 z = pm.Normal(f"{p.name}_z", 0.0, 1.0, dims="group")
                 value = _from_u(pr.dist, _to_u(pr.dist, pop, a, be) + tau * z, a, be)
+            elif p.derived:
+                value = pr.arg_values(env | params, be)["value"]
             else:
                 a = pr.arg_values(env | params, be)
                 raw = {"Normal": lambda: pm.Normal(f"{p.name}_raw", 0.0, 1.0, dims="group"),
@@ -133,11 +135,16 @@ def check_pooling(law: Law, pool: Sequence[str], likelihood: Likelihood, priors:
     if unknown:
         raise FitError(f"pool names {', '.join(map(repr, unknown))}, not parameters of {law.name!r} "
                        f"({', '.join(law.param_names)})")
+    derived = [p for p in pool if p in law.derived]
+    if derived:
+        uses = sorted(law.parameter(derived[0]).prior.names & set(law.sampled))
+        raise FitError(f"cannot pool {derived[0]!r}: it is computed from other parameters of {law.name!r}, not "
+                       f"sampled; pool one of {', '.join(uses)}")
     if likelihood.bounded:
         raise FitError(f"grouped (pooled) fits support unbounded metrics only, not the {likelihood.name} "
                        "likelihood: fit bounded metrics one curve at a time (fit_many)")
     resolved = resolve_priors(law, likelihood, priors)
-    fixed = [n for n, pr in resolved.items() if pr.fixed]
+    fixed = [n for n, pr in resolved.items() if pr.fixed and n not in law.derived]
     if fixed:
         raise FitError(f"grouped (pooled) fits do not support fixed values ({', '.join(fixed)}); give "
                        "a narrow prior instead, or fit the groups separately with fit_many")
@@ -189,7 +196,7 @@ class PooledFit:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        names = list(self.law.param_names) + list(self.likelihood.noise_names) + [f"{p}_tau" for p in self.pool]
+        names = list(self.law.sampled) + list(self.likelihood.noise_names) + [f"{p}_tau" for p in self.pool]
         return diagnose(self.tree, names)
 
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:

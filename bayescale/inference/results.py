@@ -129,15 +129,18 @@ class Fit:
         """Parameters fixed by a ``Fixed(value=...)`` prior (e.g. a given chance level), with their values."""
         out = {}
         for name, pr in self.resolved_priors.items():
-            if pr.fixed and name in self.tree["posterior"]:
+            if pr.fixed and name not in self.law.derived and name in self.tree["posterior"]:
                 out[name] = float(np.asarray(self.tree["posterior"][name].values).ravel()[0])
         return out
 
     @property
     def free_names(self) -> list[str]:
-        """:attr:`param_names` less the fixed ones: what the sampler drew and the diagnostics check."""
+        """:attr:`param_names` less the fixed and the derived ones: what the sampler drew and the diagnostics
+        check.  A derived parameter (:attr:`bayescale.spec.laws.Law.derived`) is a function of these draws:
+        it has a row in :meth:`summary` but does not decide the diagnostics (when a break is not identified,
+        a slope change computed as effect / reach has wild tails although every sampled parameter mixed)."""
         fixed = self.fixed
-        return [n for n in self.param_names if n not in fixed]
+        return [n for n in self.param_names if n not in fixed and n not in self.law.derived]
 
     # -- posterior access ----------------------------------------------------
     @property
@@ -212,11 +215,12 @@ class Fit:
         """Every parameter with posterior mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
 
         The frame's ``attrs["diagnostics"]`` holds :meth:`diagnostics`, and ``attrs["ok"]`` its verdict;
-        fixed parameters (:attr:`fixed`) are not rows but ``attrs["fixed"]``.
+        fixed parameters (:attr:`fixed`) are not rows but ``attrs["fixed"]``; derived parameters are rows.
         """
         check_prob(prob)
         with np.errstate(invalid="ignore", divide="ignore"):  # as in diagnostics: NaN for a constant parameter
-            s = az.summary(self.tree, var_names=self.free_names, ci_prob=prob, ci_kind="eti", round_to="none")
+            rows = [n for n in self.param_names if n not in self.fixed]  # derived ones too, in law order
+            s = az.summary(self.tree, var_names=rows, ci_prob=prob, ci_kind="eti", round_to="none")
         d = self.draws()
         s.insert(2, "median", [float(np.median(d[n])) for n in s.index])
         diag = self.diagnostics()

@@ -132,7 +132,7 @@ def start_points(
     stats = data_stats(ds.inputs, ds.y)
     blocks = _layout(law, priors)
     dim = sum(b.size for b in blocks)
-    n_starts = n_starts or max(8, 2 * len(law.parameters))
+    n_starts = n_starts or max(8, 2 * len(law.sampled))
     found: list[tuple[float, np.ndarray, dict[str, float]]] = []
 
     def fun(v):

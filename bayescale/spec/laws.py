@@ -49,12 +49,17 @@ class Parameter:
         What the parameter means.
     reason : str
         Why the default prior is what it is.
+    derived : bool
+        True for a parameter computed from parameters declared before it (``derived = "..."`` in a
+        law file) instead of sampled: its ``prior`` is then ``Fixed(value=<the expression>)``, and the
+        law's priors are on the parameters it is computed from.
     """
 
     name: str
     prior: Prior
     description: str = ""
     reason: str = ""
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,22 @@ class Law:
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
 
+    @property
+    def derived(self) -> tuple[str, ...]:
+        """Parameters computed from others (``derived = "..."``), not sampled."""
+        return tuple(p.name for p in self.parameters if p.derived)
+
+    @property
+    def sampled(self) -> tuple[str, ...]:
+        """Parameters with a prior of their own: :attr:`param_names` less :attr:`derived`.  Counts of a
+        law's parameters (identifiability, default designs, model choice) count these."""
+        return tuple(p.name for p in self.parameters if not p.derived)
+
+    @property
+    def formula_params(self) -> tuple[str, ...]:
+        """Parameters the formula itself uses: what evaluating or simulating the law needs."""
+        return tuple(n for n in self.param_names if n in self.formula.names)
+
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
             if p.name == name:
@@ -157,7 +178,7 @@ class Law:
             "parameters": [
                 {
                     "name": p.name,
-                    "prior": p.prior.text,
+                    **({"derived": p.prior.args["value"].text} if p.derived else {"prior": p.prior.text}),
                     "description": p.description,
                     "reason": p.reason,
                 }
@@ -194,7 +215,10 @@ def make_law(
     parameters : sequence of mappings
         Each with ``name`` and ``prior`` (string), optionally ``description``
         and ``reason``; a prior may use data statistics
-        (:func:`stat_names`) and parameters listed before it.
+        (:func:`stat_names`) and parameters listed before it.  Instead of a
+        ``prior``, ``derived`` (an expression of parameters listed before it
+        and data statistics) computes the parameter from others, e.g. a
+        slope change from a sampled effect size (see ``models/bnsl1.toml``).
     roles : mapping, optional
         Declared roles (:data:`ROLES`): ``break_positions`` and ``slope_changes`` (lists of
         parameter names, one per break) and ``closed_form`` (e.g. ``"chinchilla"``).
@@ -215,27 +239,42 @@ def make_law(
     seen: set[str] = set()
     stats = stat_names(inputs)
     for i, spec in enumerate(parameters):
-        if not isinstance(spec, Mapping) or "name" not in spec or "prior" not in spec:
-            raise LawError(f"{where}: parameter #{i + 1} needs a 'name' and a 'prior'")
-        unknown_keys = set(spec) - {"name", "prior", "description", "reason"}
+        if not isinstance(spec, Mapping) or "name" not in spec or ("prior" in spec) == ("derived" in spec):
+            raise LawError(f"{where}: parameter #{i + 1} needs a 'name' and either a 'prior' or (computed "
+                           "from parameters before it) 'derived'")
+        unknown_keys = set(spec) - {"name", "prior", "derived", "description", "reason"}
         if unknown_keys:
             raise LawError(
                 f"{where}: parameter {spec['name']!r} has unknown key(s) "
-                f"{', '.join(sorted(unknown_keys))}; use name, prior, description, reason"
+                f"{', '.join(sorted(unknown_keys))}; use name, prior (or derived), description, reason"
             )
         pname = spec["name"]
         if not isinstance(pname, str) or not pname.isidentifier() or pname.startswith("_"):
             raise LawError(f"{where}: parameter name {pname!r} must be an identifier")
         if pname in RESERVED or pname in inputs or pname in stats or pname in seen:
             raise LawError(f"{where}: parameter name {pname!r} is reserved or used twice")
-        prior = parse_prior(spec["prior"], param=pname)
+        derived = "derived" in spec
+        if derived:
+            expr = spec["derived"]
+            if not isinstance(expr, str) or not expr.strip():
+                raise LawError(f"{where}: 'derived' of {pname!r} must be an expression, got {expr!r}")
+            try:
+                prior = parse_prior(f"Fixed(value={expr.strip()})", param=pname)
+            except PriorError as exc:
+                raise LawError(f"{where}: 'derived' of {pname!r}: {exc}") from None
+            if not prior.names & seen:
+                raise LawError(f"{where}: 'derived' of {pname!r} uses no parameter declared before it; "
+                               f"a constant is a prior: prior = \"Fixed(value={expr.strip()})\"")
+        else:
+            prior = parse_prior(spec["prior"], param=pname)
         bad = prior.names - stats - seen
         if bad:
+            what = "'derived' expression" if derived else "prior"
             raise PriorError(
-                f"{where}: prior of {pname!r} uses {', '.join(sorted(bad))}, which is neither a "
+                f"{where}: {what} of {pname!r} uses {', '.join(sorted(bad))}, which is neither a "
                 f"data statistic ({', '.join(sorted(stats))}) nor a parameter declared before it"
             )
-        params.append(Parameter(pname, prior, spec.get("description", ""), spec.get("reason", "")))
+        params.append(Parameter(pname, prior, spec.get("description", ""), spec.get("reason", ""), derived))
         seen.add(pname)
     if not params:
         raise LawError(f"{where}: a law needs at least one parameter")
@@ -245,7 +284,9 @@ def make_law(
             f"{where}: formula uses {', '.join(sorted(free))}, which is neither an input "
             f"({', '.join(inputs)}) nor a parameter"
         )
-    unused = (seen | set(inputs)) - f.names
+    # a parameter that only a derived one uses is used through it
+    used = set(f.names).union(*(p.prior.names for p in params if p.derived))
+    unused = (seen | set(inputs)) - used
     if unused:
         raise LawError(f"{where}: {', '.join(sorted(unused))} declared but not used in the formula")
     ordered = tuple(ordered)

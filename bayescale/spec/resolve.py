@@ -37,6 +37,18 @@ def resolve_priors(
                 f"no parameter {name!r} in law {law.name!r} with {lik.name} noise{hint}; "
                 f"the parameters are {', '.join(out)}"
             )
+    # a saved fit's priors name the derived ones too, as their law computes them
+    def _text(pr) -> str:
+        return str(getattr(pr, "text", pr)).replace(" ", "")
+
+    derived = [n for n in priors if n in law.derived and _text(priors[n]) != _text(law.parameter(n).prior)]
+    if derived:
+        n = derived[0]
+        pr = law.parameter(n).prior
+        raise PriorError(
+            f"{n!r} is not sampled in law {law.name!r}: it is computed as {n} = {pr.args['value'].text}; "
+            f"put priors on {', '.join(sorted(pr.names & set(law.param_names)))} instead"
+        )
     stats = stat_names(law.inputs)
     seen: set[str] = set()
     for name in list(out):
