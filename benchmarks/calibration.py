@@ -87,7 +87,7 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
             return res
     t0 = time.perf_counter()
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
-    laws = [l for l in cfg["laws"] if len(bs.get_law(l).parameters) <= len(np.unique(curve.x_fit))]
+    laws = [l for l in cfg["laws"] if len(bs.get_law(l).sampled) <= len(np.unique(curve.x_fit))]
     out: dict[str, Any] = {"curve": curve.name, "domain": curve.domain, "x_test": curve.x_test,
                            "y_test": curve.y_test, "x_fit_max": float(curve.x_fit.max()),
                            "y_fit_max": float(curve.y_fit.max()), "laws": {}}

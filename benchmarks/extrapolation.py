@@ -317,7 +317,7 @@ def _laws_for(curve: Curve, laws: Sequence[str]) -> list[str]:
     import bayescale as bs
 
     m = np.unique(curve.x_fit).size
-    return [nm for nm in laws if len(bs.get_law(nm).parameters) <= m]
+    return [nm for nm in laws if len(bs.get_law(nm).sampled) <= m]
 
 
 def run_curve(curve: Curve, cfg: dict[str, Any]) -> list[dict[str, Any]]:

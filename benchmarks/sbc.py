@@ -160,7 +160,7 @@ def design(law) -> dict[str, np.ndarray]:
     if len(law.inputs) == 2:
         g1, g2 = np.meshgrid(np.logspace(7.5, 9.5, 5), np.logspace(9, 11, 5), indexing="ij")
         return {law.inputs[0]: g1.ravel(), law.inputs[1]: g2.ravel()}
-    n_par = len(law.parameters)
+    n_par = len(law.sampled)
     if n_par <= 3:
         return {law.inputs[0]: np.logspace(2, 5, 20)}
     if n_par <= 6:
@@ -255,6 +255,9 @@ def run_law(task: tuple) -> dict[str, Any]:
     x = design(law)
     stats = reference_stats(law, x)
     priors = fixed_priors(law, stats)
+    # derived parameters (the BNSL slope changes) are computed by the model from the design's x_min and
+    # x_max, which are the reference statistics here: drawn with the others, not given to the fit
+    fit_priors = {k: v for k, v in priors.items() if k not in law.derived}
     names = list(law.param_names) + ["sigma"]
     n_keep = settings["n_rank_draws"]
     path = Path(out_dir) / f"ranks_{law_name}.csv"
@@ -274,9 +277,9 @@ def run_law(task: tuple) -> dict[str, Any]:
             t = time.time()
             try:
                 if settings.get("defaults"):
-                    f = bs.fit(ds, law=law, priors=priors, cores=1, seed=s, progressbar=False)
+                    f = bs.fit(ds, law=law, priors=fit_priors, cores=1, seed=s, progressbar=False)
                 else:
-                    f = bs.fit(ds, law=law, priors=priors, draws=settings["draws"], tune=settings["tune"],
+                    f = bs.fit(ds, law=law, priors=fit_priors, draws=settings["draws"], tune=settings["tune"],
                                chains=settings["chains"], cores=1, sampler="nutpie", seed=s, progressbar=False,
                                auto_remedy=False)
                 d = f.draws(names)
@@ -495,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         settings, laws, n = (DEFAULTS if a.defaults else FULL), list(a.laws or [law.name for law in bs.list_laws()]), a.n
     if not a.summarize:
         # costliest laws first so the pool stays busy to the end
-        laws_run = sorted(laws, key=lambda l: -len(bs.get_law(l).parameters))
+        laws_run = sorted(laws, key=lambda l: -len(bs.get_law(l).sampled))
         t = time.time()
         tasks = [(law, n, settings, str(a.out)) for law in laws_run]
         if a.workers <= 1:

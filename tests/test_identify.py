@@ -68,14 +68,14 @@ def test_unidentified_break_is_judged_by_its_pointwise_log_likelihood():
     fit = fake_fit("bnsl1", _df(), chains=4, draws=1000)
     rng = np.random.default_rng(2)
     # the slope change's chains disagree; the log-likelihood (computed from the prior draws) mixes well
-    drift = _with_posterior(fit, c1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5))
+    drift = _with_posterior(fit, e1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5))
     assert drift.unidentified_breaks and not drift.diagnostics().ok
-    assert any("(c1)" in p for p in drift.diagnostics().problems)
+    assert any("(e1)" in p for p in drift.diagnostics().problems)
     got = drift.comparison_diagnostics()
     assert got.ok and got.problems == () and got.max_rhat < 1.01
 
     # an identified break keeps its parameters' diagnostics
-    sharp = _with_posterior(fit, c1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5),
+    sharp = _with_posterior(fit, e1=_chains_apart(4, 1000, rng, 0.0, 0.05, 0.5),
                             d1=np.exp(rng.normal(np.log(3e3), 0.05, 4000)), f1=np.exp(rng.normal(np.log(0.2), 0.1, 4000)))
     assert not sharp.unidentified_breaks
     assert sharp.comparison_diagnostics() == sharp.diagnostics() and not sharp.comparison_diagnostics().ok
@@ -113,11 +113,11 @@ def test_verdict_of_an_unidentified_break_says_how_it_was_judged(monkeypatch):
     from bayescale.evaluate.loo import loo_with_refits
 
     fit = fake_fit("bnsl1", _df(), chains=4, draws=1000)
-    drift = _with_posterior(fit, c1=_chains_apart(4, 1000, np.random.default_rng(3), 0.0, 0.05, 0.5))
+    drift = _with_posterior(fit, e1=_chains_apart(4, 1000, np.random.default_rng(3), 0.0, 0.05, 0.5))
     fits = {"bnsl1": drift, "power_law_offset": _pl_fit()}
     loos = {k: loo_with_refits(f, max_refits=0) for k, f in fits.items()}
     v = cmp.verdict_from(fits, loos)
-    assert not any("(c1)" in w for w in v.warnings)  # the drifting slope change is not held against it
+    assert not any("(e1)" in w for w in v.warnings)  # the drifting break effect is not held against it
     assert any("no break is identified" in r and "log-likelihood" in r for r in v.reasons)
 
     # a "break supported" rests on the break parameters' intervals: their own failures count again
@@ -129,7 +129,7 @@ def test_verdict_of_an_unidentified_break_says_how_it_was_judged(monkeypatch):
     monkeypatch.setattr(cmp, "break_verdict", supported)
     v2 = cmp.verdict_from(fits, loos)
     assert v2.verdict == "break supported" and not v2.reliable
-    assert any(w.startswith("bnsl1: R-hat") and "(c1)" in w for w in v2.warnings)
+    assert any(w.startswith("bnsl1: R-hat") and "(e1)" in w for w in v2.warnings)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -126,3 +126,38 @@ def test_numpy_log_likelihood_matches_pymc(ds, likelihood):
     pymc_ll = m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")(pt)[0]
     ours = pointwise_log_likelihood(law, likelihood, {k: np.asarray(v) for k, v in vals.items()}, ds.inputs, ds.y)
     np.testing.assert_allclose(ours, pymc_ll, rtol=1e-9)
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def test_bnsl1_samples_the_break_effect_and_derives_the_slope_change():
+    """bnsl1's model: e1 ~ Normal(0, 3) non-centred, c1 = e1 / (f1 [softplus(log(x_max/d1)/f1) -
+    softplus(log(x_min/d1)/f1)]) computed, not sampled; log density = likelihood + raw priors."""
+    law = bs.get_law("bnsl1")
+    assert law.derived == ("c1",) and "c1" not in law.sampled and "e1" in law.sampled
+    ds1 = load_data(bs.simulate(law="bnsl1", seed=3, noise=0.03), x="x", y="y")
+    m = build_model(law, ds1)
+    assert "c1_raw" not in {v.name for v in m.free_RVs} and "e1_raw" in {v.name for v in m.free_RVs}
+    pt = _point(m, 0.4)
+    names = ["a", "c0", "d1", "f1", "e1", "c1", "b", "sigma"]
+    v = dict(zip(names, _values(m, names, pt)))
+    x, st = ds1.inputs["x"], data_stats(ds1.inputs, ds1.y)
+    reach = v["f1"] * (_softplus(np.log(st["x_max"] / v["d1"]) / v["f1"])
+                       - _softplus(np.log(st["x_min"] / v["d1"]) / v["f1"]))
+    assert v["e1"] == pytest.approx(3 * pt["e1_raw"])
+    assert v["c1"] == pytest.approx(v["e1"] / reach, rel=1e-10)
+    # e1 is the break factor's drop in log between x_min and x_max (the product form of the paper)
+    factor = lambda z: (1 + (z / v["d1"]) ** (1 / v["f1"])) ** (-v["c1"] * v["f1"])  # noqa: E731
+    assert np.log(factor(st["x_min"])) - np.log(factor(st["x_max"])) == pytest.approx(v["e1"], rel=1e-8)
+    mu = v["a"] + v["b"] * x ** (-v["c0"]) * factor(x)
+    like = m.compile_logp(vars=[m["y"]], jacobian=False)(pt)
+    assert like == pytest.approx(stats.lognorm.logpdf(ds1.y, s=v["sigma"], scale=mu).sum(), rel=1e-9)
+    # raw priors: Uniform(0, 1) on an interval transform, HalfNormal(1) on a log transform, N(0, 1)
+    unit = lambda z: np.log(special.expit(z)) + np.log1p(-special.expit(z))  # noqa: E731
+    half = lambda z: stats.halfnorm.logpdf(np.exp(z)) + z  # noqa: E731
+    prior = (unit(pt["a_raw_interval__"]) + half(pt["c0_raw_log__"]) + unit(pt["d1_raw_interval__"])
+             + stats.norm.logpdf(pt["f1_raw"]) + stats.norm.logpdf(pt["e1_raw"]) + stats.norm.logpdf(pt["b_raw"])
+             + half(pt["sigma_raw_log__"]))
+    assert m.compile_logp(jacobian=True)(pt) == pytest.approx(like + prior, rel=1e-9)

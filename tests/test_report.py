@@ -235,8 +235,10 @@ def test_cli_priors_lists_every_parameter_with_reason(capsys):
     assert main(["priors", "bnsl1"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     law = bs.get_law("bnsl1")
+    assert law.derived == ("c1",)  # the slope change is computed from the break's effect e1
     for p in law.parameters:
-        assert " ".join(f"{p.name} {p.prior.text}".split()) in out
+        shown = f"derived: {p.name} = {p.prior.args['value'].text}" if p.derived else p.prior.text
+        assert " ".join(f"{p.name} {shown}".split()) in out
         assert " ".join(p.reason.split()) in out
     from bayescale.spec.likelihoods import LIKELIHOODS
 
