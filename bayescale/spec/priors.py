@@ -13,7 +13,9 @@ formulas (see :mod:`bayescale.formula`) that may use
 * parameters declared *earlier* in the law, which makes a prior conditional.
 
 ``Fixed(value=...)`` (or a bare number such as ``0.25``) is a point mass: the parameter is fixed
-at that value and nothing is sampled for it, e.g. a known chance level ``floor=0.25``.
+at that value and nothing is sampled for it, e.g. a known chance level ``floor=0.25``.  A law's
+*derived* parameter (``derived = "..."`` in a law file, e.g. the BNSL slope change computed from the
+break's sampled effect) is held as ``Fixed(value=<expression of earlier parameters>)``.
 
 Every other prior is sampled **non-centred**: a standard variable ``<name>_raw`` is
 drawn and mapped through the prior's location and scale.  A conditional prior
