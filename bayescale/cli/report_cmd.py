@@ -193,7 +193,7 @@ def _prior_rows(law, lik: Likelihood, overrides: Mapping[str, str]) -> list[dict
     resolved = resolve_priors(law, lik, overrides)
     rows = []
     for p in law.parameters:
-        prior = f"derived: {p.name} = {p.prior.args['value'].text}" if p.derived else resolved[p.name].text
+        prior = f"derived: {p.name} = {p.expression}" if p.derived else resolved[p.name].text
         rows.append({"name": p.name, "prior": prior, "description": p.description,
                      "reason": "given with --prior" if p.name in overrides else p.reason, "kind": "law"})
     for n, (_, reason) in lik.noise_priors.items():

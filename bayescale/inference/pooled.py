@@ -102,8 +102,8 @@ def build_pooled_model(law: Law, ds: Dataset, group_index: np.ndarray, n_groups:
                 tau = pm.HalfNormal(f"{p.name}_tau", TAU_PRIOR_SD)
                 z = pm.Normal(f"{p.name}_z", 0.0, 1.0, dims="group")
                 value = _from_u(pr.dist, _to_u(pr.dist, pop, a, be) + tau * z, a, be)
-            elif p.derived:
-                value = pr.arg_values(env | params, be)["value"]
+            elif p.derived:  # computed from the group's parameters, as in a single fit
+                value = pr.build(p.name, env | params, be)
             else:
                 a = pr.arg_values(env | params, be)
                 raw = {"Normal": lambda: pm.Normal(f"{p.name}_raw", 0.0, 1.0, dims="group"),

@@ -219,7 +219,8 @@ class Fit:
         """
         check_prob(prob)
         with np.errstate(invalid="ignore", divide="ignore"):  # as in diagnostics: NaN for a constant parameter
-            rows = [n for n in self.param_names if n not in self.fixed]  # derived ones too, in law order
+            fixed = self.fixed
+            rows = [n for n in self.param_names if n not in fixed]  # derived ones too, in law order
             s = az.summary(self.tree, var_names=rows, ci_prob=prob, ci_kind="eti", round_to="none")
         d = self.draws()
         s.insert(2, "median", [float(np.median(d[n])) for n in s.index])

@@ -61,6 +61,11 @@ class Parameter:
     reason: str = ""
     derived: bool = False
 
+    @property
+    def expression(self) -> str:
+        """The text of a derived parameter's expression (``""`` for a sampled one)."""
+        return self.prior.args["value"].text if self.derived else ""
+
 
 @dataclass(frozen=True)
 class Law:
@@ -178,7 +183,7 @@ class Law:
             "parameters": [
                 {
                     "name": p.name,
-                    **({"derived": p.prior.args["value"].text} if p.derived else {"prior": p.prior.text}),
+                    **({"derived": p.expression} if p.derived else {"prior": p.prior.text}),
                     "description": p.description,
                     "reason": p.reason,
                 }

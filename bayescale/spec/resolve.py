@@ -44,10 +44,10 @@ def resolve_priors(
     derived = [n for n in priors if n in law.derived and _text(priors[n]) != _text(law.parameter(n).prior)]
     if derived:
         n = derived[0]
-        pr = law.parameter(n).prior
+        p = law.parameter(n)
         raise PriorError(
-            f"{n!r} is not sampled in law {law.name!r}: it is computed as {n} = {pr.args['value'].text}; "
-            f"put priors on {', '.join(sorted(pr.names & set(law.param_names)))} instead"
+            f"{n!r} is not sampled in law {law.name!r}: it is computed as {n} = {p.expression}; "
+            f"put priors on {', '.join(sorted(p.prior.names & set(law.param_names)))} instead"
         )
     stats = stat_names(law.inputs)
     seen: set[str] = set()
