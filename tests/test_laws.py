@@ -137,6 +137,15 @@ def test_derived_parameter_is_computed_not_sampled():
     assert resolve_priors(law, priors={"alpha": "Fixed(value=twice / 2)"})["alpha"].fixed
     with pytest.raises(PriorError, match="'alpha' is not sampled.*put priors on twice"):
         resolve_priors(law, priors={"alpha": "HalfNormal(sigma=1)"})
+    # through a chain of derived parameters, down to the sampled ones
+    chain = bs.make_law(name="quarters", formula="A * x^(-alpha)", inputs=["x"], parameters=[
+        {"name": "A", "prior": "LogNormal(mu=log(y_ref), sigma=1)"},
+        {"name": "four", "prior": "HalfNormal(sigma=1)"},
+        {"name": "twice", "derived": "four / 2"},
+        {"name": "alpha", "derived": "twice / 2"}])
+    assert chain.computed_from("alpha") == ("four",) and chain.computed_from("A") == ()
+    with pytest.raises(PriorError, match="put priors on four instead"):
+        resolve_priors(chain, priors={"alpha": "HalfNormal(sigma=1)"})
     # the catalogue's broken laws sample each break's effect and derive its slope change
     for name, k in (("bnsl1", 1), ("bnsl2", 2), ("bnsl3", 3)):
         got = bs.get_law(name)

@@ -144,6 +144,18 @@ class Law:
         """Parameters the formula itself uses: what evaluating or simulating the law needs."""
         return tuple(n for n in self.param_names if n in self.formula.names)
 
+    def computed_from(self, name: str) -> tuple[str, ...]:
+        """The sampled parameters a derived parameter is computed from, through any derived ones it
+        uses, in declaration order (``()`` for a sampled parameter): where to put priors instead."""
+        need, todo = set(), [name]
+        while todo:
+            p = self.parameter(todo.pop())
+            if p.derived:
+                used = p.prior.names & set(self.param_names)
+                todo.extend(used - need)
+                need |= used
+        return tuple(n for n in self.sampled if n in need)
+
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
             if p.name == name:

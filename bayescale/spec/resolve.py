@@ -47,7 +47,7 @@ def resolve_priors(
         p = law.parameter(n)
         raise PriorError(
             f"{n!r} is not sampled in law {law.name!r}: it is computed as {n} = {p.expression}; "
-            f"put priors on {', '.join(sorted(p.prior.names & set(law.param_names)))} instead"
+            f"put priors on {', '.join(law.computed_from(n))} instead"
         )
     stats = stat_names(law.inputs)
     seen: set[str] = set()
