@@ -28,6 +28,7 @@ benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 import re
@@ -44,7 +45,7 @@ from scipy.special import logsumexp
 import bayescale as bs
 from bayescale.evaluate.many import dask_map
 from bayescale.spec.data import Dataset
-from bayescale.spec.discrepancy import OFF, Discrepancy
+from bayescale.spec.discrepancy import OFF, Discrepancy, autocorrelation_factor
 from bayescale.spec.likelihoods import get_likelihood
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +66,8 @@ QUICK = ("IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0")
 BINS = (0.0, 0.1, 0.25, 0.5, 1.0, np.inf)
 #: the settings a cached fit is keyed by
 KEY = ("laws", "draws", "tune", "chains", "seed", "backtest")
+#: widen each law's forecast by its own residual autocorrelation only (nothing learned from the corpus)
+AUTOCORRELATION = Discrepancy("autocorrelation", 0.0, 0.0, "the fit's residual autocorrelation", "relative", True)
 #: sd of the prior on log lambda, the curve's own scale of the extrapolation uncertainty (--backtest)
 LAMBDA_SD = 1.0
 
@@ -83,7 +86,7 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     cached = _cache_path(Path(cfg["cache"]), curve.name)
     if cfg.get("reuse") and cached.is_file():
         res = pickle.loads(cached.read_bytes())
-        if res.get("cfg") == {k: cfg.get(k) for k in KEY}:
+        if res.get("cfg") == {k: cfg.get(k) for k in KEY} and all("rho" in v for v in res["laws"].values()):
             return res
     t0 = time.perf_counter()
     ds = Dataset(inputs={"x": curve.x_fit}, y=curve.y_fit, columns={"x": "x", "y": "y"}, source=curve.name)
@@ -102,7 +105,8 @@ def fit_curve(job: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     for name, f in fits.items():
         out["laws"][name] = {"weight": float(weights.get(name, 0.0)), "ok": bool(f.diagnostics().ok),
                              "mu": f.expected({"x": curve.x_test}),
-                             "noise": f.draws(f.likelihood.noise_names), "likelihood": f.likelihood.name}
+                             "noise": f.draws(f.likelihood.noise_names), "likelihood": f.likelihood.name,
+                             "rho": f.residual_autocorrelation}
     if cfg.get("backtest"):
         out["backtest"] = _self_backtest(ds, fits, weights)
     out["seconds"] = time.perf_counter() - t0
@@ -149,7 +153,7 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
         noise = {k: np.asarray(a, float) for k, a in v["noise"].items()}
         with np.errstate(all="ignore"):  # the forecast's own sd of log y, as bayescale.inference.forecast
             base = np.sqrt(np.var(np.log(mu), axis=0) + np.median(noise["sigma"]) ** 2)
-        tau = disc.sd(h, base)
+        tau = disc.for_fit(v.get("rho", 0.0)).sd(h, base)
         half = rng.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))  # antithetic, as the forecasts
         exp_ = mu * np.exp(tau[None, :] * np.concatenate([half, -half])[: mu.shape[0]])
         sims = lik.draw(exp_, noise, rng)
@@ -302,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write bayescale/spec/discrepancy.csv from these backtests (all data sets)")
     p.add_argument("--form", choices=("absolute", "relative"), default="relative",
                    help="form of the discrepancy --write-table learns (default relative)")
+    p.add_argument("--autocorrelation", action="store_true",
+                   help="with --write-table: learn the rows on top of each fit's residual autocorrelation factor "
+                        "(relative form) and mark them to use it")
     p.add_argument("--backtest", action="store_true",
                    help="also refit each law below the largest fitted scales (its own leave-future-out backtest) "
                         "and score a variant whose discrepancy is scaled per curve by that backtest")
@@ -330,7 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             done.append(res)
             fh.write(json.dumps({"curve": res["curve"], "seconds": res["seconds"],
                                  "weights": {k: v["weight"] for k, v in res["laws"].items()},
-                                 "ok": {k: v["ok"] for k, v in res["laws"].items()}}) + "\n")
+                                 "ok": {k: v["ok"] for k, v in res["laws"].items()},
+                                 "rho": {k: v["rho"] for k, v in res["laws"].items()}}) + "\n")
             print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']} ({res['seconds']:.0f}s)",
                   file=sys.stderr, flush=True)
     # the discrepancy learned from the other data sets' backtests of this very forecast (leave-one-dataset-out)
@@ -342,6 +350,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bt:
         variants["backtest"] = lambda r: bt[DATASET[r["domain"]]]
         variants["relative"] = lambda r: rel[DATASET[r["domain"]]]
+    # the fit's own residual autocorrelation (nothing learned), and that with a relative table learned on top
+    variants["autocorrelation"] = lambda r: AUTOCORRELATION
+    # each curve's autocorrelation factor, from its laws' residual autocorrelations weighted as stacked
+    k = {r["curve"]: autocorrelation_factor(sum(v["weight"] * v["rho"] for v in r["laws"].values())
+                                            / max(sum(v["weight"] for v in r["laws"].values()), 1e-12))
+         for r in done}
+    if rel:
+        rel_ar = {ds: dataclasses.replace(d, autocorrelation=True)
+                  for ds, d in backtest_lodo(summ.assign(sd=summ["sd"] * summ["curve"].map(k)), "relative").items()}
+        variants["autocorrelation+relative"] = lambda r: rel_ar[DATASET[r["domain"]]]
     if rel and a.backtest:
         # each curve's own backtest, summarised once; lambda under the leave-one-dataset-out table ``disc``
         own_bt = {r["curve"]: predictive_summary({**r["backtest"], "curve": r["curve"], "domain": r["domain"]},
@@ -372,13 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for frame in points.values():
         frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,
                                    labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
-    after = "relative" if rel else "lsq"
+    after = "autocorrelation+relative" if rel else "lsq"  # the default since 2026-12-03
     points["before"].assign(**{f"pit_{k}": v["pit"] for k, v in points.items()}).to_csv(a.out / "points.csv",
                                                                                        index=False)
     text = ["discrepancy values used (leave-one-dataset-out): "
             + "; ".join(f"{ds}: lsq s0={lsq[ds].s0:.4f} kappa={lsq[ds].kappa:.4f}"
                         + (f", backtest s0={bt[ds].s0:.4f} kappa={bt[ds].kappa:.4f}" if ds in bt else "")
                         + (f", relative s0={rel[ds].s0:.3f} kappa={rel[ds].kappa:.3f}" if ds in rel else "")
+                        + (f", autocorrelation+relative s0={rel_ar[ds].s0:.3f} kappa={rel_ar[ds].kappa:.3f}"
+                           if ds in rel else "")
                         for ds in sorted(set(points["before"]["dataset"])))]
     for name in [k for k in points if k != "before"]:
         for by in ("group", "dataset", "distance"):
@@ -389,11 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table)
     fig = plot({"before": points["before"], "after": points[after]}, a.out / "calibration.png")
     if a.write_table:
-        form = a.form
-        rows = [("default", *learn_from_backtests(summ, form), f"backtests of {summ['curve'].nunique()} curves", form)]
-        for g, d in summ.groupby("group"):
-            rows.append((g, *learn_from_backtests(d, form), f"backtests of {d['curve'].nunique()} {g} curves", form))
-        print(f"wrote {write_table(pd.DataFrame(rows, columns=['name', 's0', 'kappa', 'source', 'form']))}")
+        form, ac = a.form, a.autocorrelation
+        learn_on = summ.assign(sd=summ["sd"] * summ["curve"].map(k)) if ac else summ
+        what = "backtests (sd times each fit's autocorrelation factor) of" if ac else "backtests of"
+        rows = [("default", *learn_from_backtests(learn_on, form), f"{what} {summ['curve'].nunique()} curves", form,
+                 int(ac))]
+        for g, d in learn_on.groupby("group"):
+            rows.append((g, *learn_from_backtests(d, form), f"{what} {d['curve'].nunique()} {g} curves", form, int(ac)))
+        cols = ["name", "s0", "kappa", "source", "form", "autocorrelation"]
+        print(f"wrote {write_table(pd.DataFrame(rows, columns=cols))}")
     print(f"\nfigure: {fig}; total {time.perf_counter() - t0:.0f} s")
     return 0
 

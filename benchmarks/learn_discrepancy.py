@@ -206,11 +206,15 @@ def table(errors: Sequence[Errors]) -> pd.DataFrame:
 
 def write_table(df: pd.DataFrame, path: Path = TABLE) -> Path:
     head = ("# Extrapolation uncertainty (bayescale.spec.discrepancy): sd of log y = b * (s0 + kappa * decades beyond\n"
-            "# the fitted range), b = 1 (form absolute) or the forecast's own sd of log y (form relative). Rebuilt by\n"
+            "# the fitted range), b = 1 (form absolute) or the forecast's own sd of log y (form relative); with\n"
+            "# autocorrelation = 1 the forecast's total sd beyond the data is b * k * sqrt(1 + (s0 + kappa h)^2), k the\n"
+            "# fit's own factor sqrt((1 + rho) / (1 - rho)) from its residual autocorrelation rho. Rebuilt by\n"
             "# python benchmarks/calibration.py --write-table (backtests of the stacked forecast on real curves in\n"
             "# ../shared/data) or python benchmarks/learn_discrepancy.py (least-squares forecasts, absolute form)\n")
     if "form" not in df:
         df = df.assign(form="absolute")
+    if "autocorrelation" not in df:
+        df = df.assign(autocorrelation=0)
     body = df.assign(s0=df["s0"].map(lambda v: f"{v:.5f}"), kappa=df["kappa"].map(lambda v: f"{v:.5f}"))
     path.write_text(head + body.to_csv(index=False), encoding="utf-8")
     return path

@@ -1,12 +1,14 @@
 """Calibration of N-D forecasts (``chinchilla``, L = E + A/N^alpha + B/D^beta) on IsoFLOP and overtraining data.
 
 Each data set is split as its SOURCE.md suggests (fit the smaller runs, forecast the larger ones), fitted
-once with ``bs.fit`` at the package's defaults, and every held-out run is scored twice from that one fit:
+once with ``bs.fit`` at the package's defaults, and every held-out run is scored three ways from that one fit:
 
 * **before**: ``fit.forecast(..., discrepancy="off")`` (parameter and noise uncertainty only);
 * **after**: ``fit.forecast(...)`` at the default, the extrapolation uncertainty of
   :mod:`bayescale.spec.discrepancy`.  Its values were learned on 1-D curves only (revisiting_nsl,
   double_descent, nanogpt_embd): none of these data sets was used, so every figure here is out of sample.
+* **autocorrelation**: the fit's own residual autocorrelation widens the forecast beyond the data
+  (``{"s0": 0, "kappa": 0, "form": "relative", "autocorrelation": True}``): nothing learned from a corpus.
 
 Splits:
 
@@ -32,7 +34,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,6 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import LEVELS, SHOW, coverage  # noqa: E402  (the same levels and coverage as the 1-D benchmark)
 
 PORIAN_KEYS = ["dataset", "hparams", "warmup", "decay", "param_count", "loss_source"]
+
+
+#: widen each forecast by the fit's own residual autocorrelation only (nothing learned from a corpus)
+AUTOCORRELATION = {"s0": 0.0, "kappa": 0.0, "form": "relative", "autocorrelation": True, "name": "autocorrelation"}
 
 
 def splits(names: Sequence[str], quick: bool) -> Iterator[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
@@ -71,7 +77,7 @@ def splits(names: Sequence[str], quick: bool) -> Iterator[tuple[str, str, pd.Dat
         yield "muennighoff_data_constrained", "epochs<=4", d[d["epochs"] <= 4], d[d["epochs"] > 4]
 
 
-def score(fit, test: pd.DataFrame, discrepancy: str, seed: int) -> pd.DataFrame:
+def score(fit, test: pd.DataFrame, discrepancy: Any, seed: int) -> pd.DataFrame:
     """Per held-out run: PIT of y under the new-observation draws, lpd, log error of the median."""
     x = {"N": test["N"].to_numpy(float), "D": test["D"].to_numpy(float)}
     fc = fit.forecast(x=x, discrepancy=discrepancy, seed=seed)
@@ -123,12 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit = bs.fit(train[["N", "D", "y"]], law="chinchilla", x=["N", "D"], y="y", seed=a.seed, progressbar=False,
                      **sampling)
         ok = fit.diagnostics().ok
-        for when, disc in (("before", "off"), ("after", "default")):
+        for when, disc in (("before", "off"), ("after", "default"), ("autocorrelation", AUTOCORRELATION)):
             s = score(fit, test, disc, a.seed)
             s[["dataset", "curve", "when", "ok"]] = ds, curve, when, ok
             parts.append(s)
         print(f"{ds:<30} {curve:<52} fit {len(train):>4} held out {len(test):>4}  ok={ok}  "
-              f"{time.perf_counter() - t:5.1f} s", file=sys.stderr, flush=True)
+              f"rho={fit.residual_autocorrelation:.2f}  {time.perf_counter() - t:5.1f} s", file=sys.stderr, flush=True)
     points = pd.concat(parts, ignore_index=True)
     table = summarise(points)
     print(markdown(table))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import bayescale as bs
-from bayescale.spec.discrepancy import OFF, discrepancy_table, get_discrepancy, horizon
+from bayescale.spec.discrepancy import (OFF, RHO_MAX, Discrepancy, autocorrelation_factor, discrepancy_table,
+                                        get_discrepancy, horizon, residual_autocorrelation)
 
 
 def test_horizon_is_decades_beyond_the_largest_fitted_value_of_any_input():
@@ -68,3 +69,60 @@ def test_discrepancy_is_part_of_the_saved_configuration(tiny_fit, tmp_path):
     a = again.forecast(x=[1e7], prob=0.9).table()
     b = f.forecast(x=[1e7], prob=0.9).table()
     assert a["upper"].iloc[0] == b["upper"].iloc[0]
+
+
+def test_residual_autocorrelation_against_simulated_ar1_residuals():
+    from scipy.signal import lfilter
+
+    x = np.geomspace(1e3, 1e9, 400)
+    sims = [lfilter([0.6], [1.0, -0.8], np.random.default_rng(s).standard_normal(400)) for s in range(20)]
+    # the sample lag-1 autocorrelation of AR(1) series with rho = 0.8 (sd about 0.03 for 400 points)
+    assert np.mean([residual_autocorrelation({"x": x}, a) for a in sims]) == pytest.approx(0.8, abs=0.03)
+    ar = sims[0]
+    c = ar - ar.mean()
+    assert residual_autocorrelation({"x": x}, ar) == pytest.approx(np.sum(c[:-1] * c[1:]) / np.sum(c ** 2))
+    rng = np.random.default_rng(1)
+    e = rng.standard_normal(400)
+    assert residual_autocorrelation({"x": x}, e) < 0.1
+    # order is by the input, not by the rows; rows sharing a value are averaged first
+    perm = rng.permutation(400)
+    assert residual_autocorrelation({"x": x[perm]}, ar[perm]) == residual_autocorrelation({"x": x}, ar)
+    twice = residual_autocorrelation({"x": np.repeat(x, 2)}, np.repeat(ar, 2))
+    assert twice == pytest.approx(residual_autocorrelation({"x": x}, ar))
+    # clipped to [0, RHO_MAX]; 0 with fewer than 4 distinct values; the largest over several inputs
+    assert residual_autocorrelation({"x": x}, (-1.0) ** np.arange(400)) == 0.0
+    assert residual_autocorrelation({"x": x}, np.linspace(-1, 1, 400)) == RHO_MAX
+    assert residual_autocorrelation({"x": np.array([1.0, 2, 3, 1, 2, 3])}, np.arange(6.0)) == 0.0
+    assert residual_autocorrelation({"N": x, "D": x[perm]}, ar) == residual_autocorrelation({"x": x}, ar)
+
+
+def test_autocorrelation_widens_the_forecast_by_its_factor_beyond_the_data_only():
+    d = Discrepancy("ar", 0.0, 0.0, form="relative", autocorrelation=True)
+    assert not d.off and d.rho == 0.0
+    h, b = np.array([0.0, 0.5, 1.0]), np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(d.sd(h, b), 0.0)  # rho = 0: nothing to add
+    d6 = d.for_fit(0.6)  # k = sqrt(1.6 / 0.4) = 2: total sd 2 b, so the discrepancy adds b sqrt(3)
+    assert autocorrelation_factor(0.6) == pytest.approx(2.0)
+    np.testing.assert_allclose(d6.sd(h, b), [0.0, 0.2 * np.sqrt(3), 0.3 * np.sqrt(3)])
+    # with a distance term: total sd b k sqrt(1 + (s0 + kappa h)^2)
+    dk = Discrepancy("ar", 0.5, 1.0, form="relative", autocorrelation=True).for_fit(0.6)
+    total = np.sqrt(b ** 2 + dk.sd(h, b) ** 2)
+    np.testing.assert_allclose(total[1:], (b * 2 * np.sqrt(1 + (0.5 + h) ** 2))[1:])
+    assert d.for_fit(2.0).rho == RHO_MAX and OFF.for_fit(0.9) is OFF
+    assert get_discrepancy({"s0": 0, "kappa": 0, "form": "relative", "autocorrelation": True}).autocorrelation
+    with pytest.raises(bs.FitError, match="relative form"):
+        Discrepancy("bad", 0.0, 0.0, form="absolute", autocorrelation=True)
+
+
+def test_a_fit_applies_its_own_residual_autocorrelation(tiny_fit):
+    spec = {"s0": 0.0, "kappa": 0.0, "form": "relative", "autocorrelation": True}
+    disc = tiny_fit.discrepancy(spec)
+    rho = tiny_fit.residual_autocorrelation
+    assert 0.0 <= rho <= RHO_MAX and disc.rho == rho
+    assert tiny_fit.discrepancy("off") is OFF and tiny_fit.discrepancy() == get_discrepancy("default").for_fit(rho)
+    xmax = float(tiny_fit.data.inputs["x"].max())
+    t = tiny_fit.forecast(x=[xmax, 10 * xmax], prob=0.9, discrepancy=spec).table()
+    k = autocorrelation_factor(rho)
+    base = np.hypot(t["sd_parameters"], t["sd_noise"]).to_numpy()
+    assert t["sd_extrapolation"].iloc[0] == 0.0
+    assert t["sd_extrapolation"].iloc[1] == pytest.approx(base[1] * np.sqrt(k ** 2 - 1))

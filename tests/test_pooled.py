@@ -28,7 +28,7 @@ def test_pooling_is_checked_before_any_work():
         bs.fit(df, law="power_law", group="curve", pool=["beta"])
     with pytest.raises(bs.FitError, match="cannot pool 'A'"):
         bs.fit(df, law="power_law", group="curve", pool=["A"])
-    with pytest.raises(bs.FitError, match="cannot pool 'c1': it is computed .* pool one of d1, e1, f1"):
+    with pytest.raises(bs.FitError, match="cannot pool 'c1': it is computed .* pool one of d1, f1, e1"):
         bs.fit(df, law="bnsl1", group="curve", pool=["c1"])
     with pytest.raises(bs.FitError, match="both group="):
         bs.fit(df, law="power_law", group="curve", pool=[])

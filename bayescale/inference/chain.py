@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..errors import FitError
 from ..predictive import check_prob
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal
 from .forecast import Forecast, own_sd
 
 __all__ = ["Chained", "chain", "loss_horizon", "PAIRING"]
@@ -255,9 +255,7 @@ def chain(first: Any, second: Any, *, x: Any, prob: float = 0.9, seed: int | Non
     xin = second.data.inputs[second.law.inputs[0]]
     lo, hi = float(np.min(xin)), float(np.max(xin))
     h_draws = loss_horizon(L, lo, hi)
-    disc = get_discrepancy(second.config.discrepancy_spec if discrepancy is None else discrepancy)
-    if lik.scale == "identity":  # additive noise: no discrepancy, as forecast_draws
-        disc = OFF
+    disc = second.discrepancy(discrepancy)  # none with additive noise, as forecast_draws
     tau = disc.sd(h_draws, base[None, :])
     expected = mu
     if np.any(tau > 0):

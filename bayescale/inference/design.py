@@ -53,7 +53,7 @@ from arviz_stats.base import array_stats
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
-from ..spec.discrepancy import antithetic_normal, get_discrepancy, horizon
+from ..spec.discrepancy import antithetic_normal, horizon
 from ..spec.formula import parse
 
 __all__ = ["Design", "design", "cost_of", "K_MAX", "OUTCOMES"]
@@ -270,7 +270,7 @@ def design(fit, *, target: Any, candidates: Any, cost: Any = None, prob: float =
         raise FitError(f"max_refits must be an integer >= 0 (refits per candidate) or None (all), got {max_refits!r}")
     if seed is None:
         seed = fit.settings.get("seed")
-    disc = get_discrepancy(fit.config.discrepancy_spec)
+    disc = fit.discrepancy()
     post = _Posterior(fit, tgt, seed, float(prob))
     h0 = float(horizon(fit.data.inputs, tgt)[0])
     uniform = np.full((1, post.S), 1.0 / post.S)

@@ -39,7 +39,7 @@ import xarray as xr
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset, data_stats
-from ..spec.discrepancy import get_discrepancy
+from ..spec.discrepancy import get_discrepancy, residual_autocorrelation
 from ..spec.formula import pytensor_backend
 from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood, get_likelihood
@@ -137,9 +137,8 @@ def check_pooling(law: Law, pool: Sequence[str], likelihood: Likelihood, priors:
                        f"({', '.join(law.param_names)})")
     derived = [p for p in pool if p in law.derived]
     if derived:
-        uses = sorted(law.parameter(derived[0]).prior.names & set(law.sampled))
         raise FitError(f"cannot pool {derived[0]!r}: it is computed from other parameters of {law.name!r}, not "
-                       f"sampled; pool one of {', '.join(uses)}")
+                       f"sampled; pool one of {', '.join(law.computed_from(derived[0]))}")
     if likelihood.bounded:
         raise FitError(f"grouped (pooled) fits support unbounded metrics only, not the {likelihood.name} "
                        "likelihood: fit bounded metrics one curve at a time (fit_many)")
@@ -218,6 +217,16 @@ class PooledFit:
         out.attrs.update(prob=prob, diagnostics=self.diagnostics(), ok=self.diagnostics().ok)
         return out
 
+    def _rho(self, g: int) -> float:
+        """Group ``g``'s residual autocorrelation (:func:`bayescale.spec.discrepancy.residual_autocorrelation`)."""
+        rows = self.group_index == g
+        fitted = {k: v[rows] for k, v in self.data.inputs.items()}
+        lik = self.likelihood
+        with np.errstate(all="ignore"):
+            mu = lik.clip_mean(expected_draws(self.law, self._draws(self.law.param_names, g), fitted))
+            resid = lik.link(np.asarray(self.data.y, float)[rows]) - np.nanmean(lik.link(mu), axis=0)
+        return residual_autocorrelation(fitted, resid)
+
     def forecast(self, *, x: Any, group: Any = None, prob: float = 0.9, seed: int | None = None,
                  discrepancy: Any = None) -> Forecast:
         """Forecast for one group, or (``group=None``) for a new group of the population.
@@ -260,6 +269,9 @@ class PooledFit:
             noise = self._draws(lik.noise_names, g)
             fitted = {k: v[self.group_index == g] for k, v in self.data.inputs.items()}
         disc = get_discrepancy(self.config.discrepancy_spec if discrepancy is None else discrepancy)
+        if disc.autocorrelation:  # the group's own residuals; a new group: the median group's
+            disc = disc.for_fit(self._rho(self.groups.index(group)) if group is not None else
+                                float(np.median([self._rho(g) for g in range(len(self.groups))])))
         return forecast_draws(expected_draws(self.law, params, inputs), likelihood=lik, noise=noise, inputs=inputs,
                               fitted=fitted, discrepancy=disc, seed=seed, prob=prob, reliable=self.diagnostics().ok)
 

@@ -51,7 +51,7 @@ import pandas as pd
 
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, get_discrepancy, horizon
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon
 from .allocation import allocate_draws
 
 __all__ = ["Reach", "reach"]
@@ -259,9 +259,7 @@ def reach(fit, *, target: float, prob: float = 0.9, by: Any = None, along: str =
     if increasing not in (None, True, False) or not isinstance(grid, (int, np.integer)) or grid < 2:
         raise FitError(f"increasing must be True, False or None (got {increasing!r}) and grid an integer >= 2 "
                        f"(points per decade; got {grid!r})")
-    disc = get_discrepancy(fit.config.discrepancy_spec if discrepancy is None else discrepancy)
-    if fit.likelihood.scale == "identity":
-        disc = OFF  # as in the forward forecast: no discrepancy with additive noise
+    disc = fit.discrepancy(discrepancy)  # as in the forward forecast (none with additive noise)
     path = _Path(fit, along, ratio, k)
     xs = None if by is None else _positive(by, "by")
     fmin, fmax = float(np.min(path.fitted)), float(np.max(path.fitted))

@@ -30,7 +30,7 @@ from .._version import __version__
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
 from ..spec.laws import Law
-from ..spec.discrepancy import get_discrepancy
+from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy, residual_autocorrelation
 from ..spec.priors import Prior, parse_prior
 from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
@@ -206,6 +206,25 @@ class Fit:
         return unidentified_breaks(self)
 
     @cached_property
+    def residual_autocorrelation(self) -> float:
+        """Lag-1 autocorrelation of the residuals ``link(y) - E[link(mu)]`` along the inputs, in [0, 0.95]
+        (:func:`bayescale.spec.discrepancy.residual_autocorrelation`; ``link`` is the likelihood's noise
+        scale, log y by default)."""
+        with np.errstate(all="ignore"):
+            fitted = np.nanmean(self.likelihood.link(self.likelihood.clip_mean(self.expected(self.data.inputs))),
+                                axis=0)
+            resid = self.likelihood.link(self.data.y) - fitted
+        return residual_autocorrelation(self.data.inputs, resid)
+
+    def discrepancy(self, spec: Any = None) -> Discrepancy:
+        """The extrapolation discrepancy this fit's forecasts use: ``spec`` (a name, values, ``"off"``) or the
+        fit's own configuration, with the fit's :attr:`residual_autocorrelation` where it uses one."""
+        disc = get_discrepancy(self.config.discrepancy_spec if spec is None else spec)
+        if self.likelihood.scale == "identity":
+            return OFF  # additive noise: no discrepancy
+        return disc.for_fit(self.residual_autocorrelation) if disc.autocorrelation else disc
+
+    @cached_property
     def influential(self) -> list[dict[str, Any]]:
         """Observations the answer hinges on (PSIS-LOO Pareto k > 0.7), worst first, with their rows
         (:mod:`bayescale.inference.influence`)."""
@@ -290,7 +309,7 @@ class Fit:
         check_prob(prob)
         if seed is None:
             seed = self.settings.get("seed")
-        disc = get_discrepancy(self.config.discrepancy_spec if discrepancy is None else discrepancy)
+        disc = self.discrepancy(discrepancy)
         inputs = target_inputs(self.law, x)
         return forecast_draws(self.expected(inputs), likelihood=self.likelihood,
                               noise=self.draws(self.likelihood.noise_names), inputs=inputs,

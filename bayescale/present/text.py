@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluate.verdict import C_NEAR_ZERO
+from ..spec.discrepancy import autocorrelation_factor
 
 __all__ = ["fit_report", "print_fit", "print_diagnostics", "print_forecast", "print_allocation", "print_reach", "print_comparison", "print_groups", "print_influential", "print_breaks_not_identified", "fmt", "fmt_nan", "fmt_general"]
 
@@ -104,6 +105,10 @@ def print_forecast(fc) -> None:
         scale = {"log": "log y", "logit": "logit y"}.get(getattr(fc, "scale", "log"), "y")
         print(f"(sd of {scale} by source; 'decades out' = beyond the largest fitted scale; no break beyond the data is "
               "modelled unless a break prior allows it)")
+        disc = getattr(fc, "discrepancy", None)
+        if disc is not None and disc.autocorrelation:
+            print(f"(beyond the data the law's own sd is widened {autocorrelation_factor(disc.rho):.2f}x: its residuals "
+                  f"drift together along the data, lag-1 autocorrelation {disc.rho:.2f})")
     if not fc.reliable:
         print("WARNING: the fit's diagnostics failed; these intervals are not reliable.")
 
