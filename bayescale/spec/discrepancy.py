@@ -30,13 +30,14 @@ beyond the fitted range then becomes
 
 ``k`` being how much wider an estimate from ``n`` AR(1) residuals with correlation ``rho`` is than one
 from ``n`` independent ones.  A curve whose residuals look independent (``rho = 0``) gets ``k = 1``.
-``rho`` is measured on the curve itself, so it needs no corpus; ``s0`` and ``kappa`` on top of it are.
+``rho`` is measured on the curve itself and needs no corpus; ``s0`` and ``kappa`` on top of it come from one.
 
-The parameters are not fitted to the curve itself (its own data say nothing about what lies
+``s0`` and ``kappa`` are not fitted to the curve itself (its own data say nothing about what lies
 beyond them): they are an empirical prior learned from backtests of bayescale's own stacked
 forecasts on 132 real curves in ``../shared/data`` (fit the early points, score the held-out later
-ones) by ``benchmarks/calibration.py --write-table``, which writes the table ``discrepancy.csv``
-beside this file (the default row: relative form, every curve weighted equally).
+ones) by ``benchmarks/calibration.py --write-table --autocorrelation``, which writes the table
+``discrepancy.csv`` beside this file (the default row: relative form with the autocorrelation factor,
+every curve weighted equally).
 Choose a row by name (``discrepancy="default"``), give your own values
 (``discrepancy={"s0": 0.01, "kappa": 0.02}``) or switch it off (``discrepancy="off"``), which
 reproduces the forecasts of bayescale 0.1.
