@@ -145,16 +145,11 @@ class Law:
         return tuple(n for n in self.param_names if n in self.formula.names)
 
     def computed_from(self, name: str) -> tuple[str, ...]:
-        """The sampled parameters a derived parameter is computed from, through any derived ones it
-        uses, in declaration order (``()`` for a sampled parameter): where to put priors instead."""
-        need, todo = set(), [name]
-        while todo:
-            p = self.parameter(todo.pop())
-            if p.derived:
-                used = p.prior.names & set(self.param_names)
-                todo.extend(used - need)
-                need |= used
-        return tuple(n for n in self.sampled if n in need)
+        """The sampled parameters a derived one is computed from (through derived ones), in declaration
+        order (``()`` for a sampled one): where to put priors instead."""
+        p = self.parameter(name)
+        used = p.prior.names & set(self.param_names) if p.derived else set()
+        return tuple(n for n in self.sampled if n in used or any(n in self.computed_from(u) for u in used))
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
