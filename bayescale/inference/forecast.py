@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon, residual_autocorrelation
 from ..spec.likelihoods import Likelihood
 
 __all__ = ["Forecast", "forecast_draws", "own_sd"]
@@ -130,6 +130,15 @@ def own_sd(likelihood: Likelihood, mu: np.ndarray, noise: Mapping[str, np.ndarra
     with np.errstate(all="ignore"):
         sd_param = np.std(likelihood.link(mu), axis=0)
     return sd_param, sd_noise, np.sqrt(sd_param ** 2 + sd_noise ** 2)
+
+
+def fit_autocorrelation(likelihood: Likelihood, mu: np.ndarray, y: np.ndarray,
+                        inputs: Mapping[str, np.ndarray]) -> float:
+    """A fit's residual autocorrelation (:func:`bayescale.spec.discrepancy.residual_autocorrelation`) from its
+    draws ``mu`` (draws, n) of the law at its own rows: residuals ``link(y) - E[link(mu)]``."""
+    with np.errstate(all="ignore"):
+        resid = likelihood.link(np.asarray(y, float)) - np.nanmean(likelihood.link(likelihood.clip_mean(mu)), axis=0)
+    return residual_autocorrelation(inputs, resid)
 
 
 def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str, np.ndarray],

@@ -39,13 +39,13 @@ import xarray as xr
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset, data_stats
-from ..spec.discrepancy import get_discrepancy, residual_autocorrelation
+from ..spec.discrepancy import get_discrepancy
 from ..spec.formula import pytensor_backend
 from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood, get_likelihood
 from ..spec.resolve import resolve_priors
 from .config import FitConfig
-from .forecast import Forecast, forecast_draws
+from .forecast import Forecast, fit_autocorrelation, forecast_draws
 from .results import Diagnostics, diagnose, n_divergences
 from .sampling import REMEDY_ADAPTATION, REMEDY_TARGET_ACCEPT, REMEDY_TEXT
 
@@ -221,11 +221,8 @@ class PooledFit:
         """Group ``g``'s residual autocorrelation (:func:`bayescale.spec.discrepancy.residual_autocorrelation`)."""
         rows = self.group_index == g
         fitted = {k: v[rows] for k, v in self.data.inputs.items()}
-        lik = self.likelihood
-        with np.errstate(all="ignore"):
-            mu = lik.clip_mean(expected_draws(self.law, self._draws(self.law.param_names, g), fitted))
-            resid = lik.link(np.asarray(self.data.y, float)[rows]) - np.nanmean(lik.link(mu), axis=0)
-        return residual_autocorrelation(fitted, resid)
+        mu = expected_draws(self.law, self._draws(self.law.param_names, g), fitted)
+        return fit_autocorrelation(self.likelihood, mu, np.asarray(self.data.y, float)[rows], fitted)
 
     def forecast(self, *, x: Any, group: Any = None, prob: float = 0.9, seed: int | None = None,
                  discrepancy: Any = None) -> Forecast:

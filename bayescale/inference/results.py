@@ -30,13 +30,13 @@ from .._version import __version__
 from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
 from ..spec.laws import Law
-from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy, residual_autocorrelation
+from ..spec.discrepancy import OFF, Discrepancy, get_discrepancy
 from ..spec.priors import Prior, parse_prior
 from ..spec.likelihoods import Likelihood, get_likelihood
 from .allocation import optimal_allocation
 from .config import FitConfig
 from .design import Design, design
-from .forecast import Forecast, forecast_draws
+from .forecast import Forecast, fit_autocorrelation, forecast_draws
 from .identify import unidentified_breaks
 from .influence import influential_rows
 from .reach import Reach, reach
@@ -210,11 +210,7 @@ class Fit:
         """Lag-1 autocorrelation of the residuals ``link(y) - E[link(mu)]`` along the inputs, in [0, 0.95]
         (:func:`bayescale.spec.discrepancy.residual_autocorrelation`; ``link`` is the likelihood's noise
         scale, log y by default)."""
-        with np.errstate(all="ignore"):
-            fitted = np.nanmean(self.likelihood.link(self.likelihood.clip_mean(self.expected(self.data.inputs))),
-                                axis=0)
-            resid = self.likelihood.link(self.data.y) - fitted
-        return residual_autocorrelation(self.data.inputs, resid)
+        return fit_autocorrelation(self.likelihood, self.expected(self.data.inputs), self.data.y, self.data.inputs)
 
     def discrepancy(self, spec: Any = None) -> Discrepancy:
         """The extrapolation discrepancy this fit's forecasts use: ``spec`` (a name, values, ``"off"``) or the
