@@ -290,3 +290,61 @@ def test_divergence_remedy_refits_at_high_acceptance_with_draw_based_adaptation(
     g = bs.fit(pl_offset_df, **{**kw, "seed": 4})
     assert calls[0] == "diag", "the first run keeps nutpie's default adaptation"
     assert (g.settings["remedy"] is None) == (calls == ["diag"])
+
+
+def _tree_with_divergences(n: int):
+    import xarray as xr
+
+    div = np.zeros((2, 5), dtype=bool)
+    div.flat[:n] = True
+    return xr.DataTree.from_dict({"sample_stats": xr.Dataset({"diverging": (("chain", "draw"), div)})})
+
+
+@pytest.mark.parametrize("start, left, rungs", [(0.9, [0], []), (0.9, [3, 0], [0.99]), (0.9, [3, 2, 0], [0.99, 0.999]),
+                                                 (0.9, [3, 2, 1], [0.99, 0.999]), (0.99, [3, 0], [0.999]),
+                                                 (0.999, [3], [])])
+def test_divergence_remedy_climbs_while_divergences_are_left(start, left, rungs):
+    """The remedy's ladder: a refit at 0.99 after divergences, one more at 0.999 only if 0.99 still diverges,
+    none beyond and none at or below the run's own target; each refit noted with the divergences that caused it."""
+    from bayescale.inference.sampling import divergence_remedy
+
+    trees, asked = iter([_tree_with_divergences(n) for n in left]), []
+
+    def run(ta):
+        asked.append(ta)
+        return next(trees)
+
+    tree, ta, note = divergence_remedy(run, next(trees), start)
+    assert asked == rungs and ta == (rungs[-1] if rungs else start)
+    assert int(tree["sample_stats"]["diverging"].values.sum()) == left[len(rungs)]
+    if not rungs:
+        assert note is None
+        return
+    assert note.count("refitted with target_accept=") == len(rungs)
+    assert note.startswith(f"3 divergences at target_accept={start:g}; refitted with target_accept={rungs[0]:g} ")
+    if len(rungs) == 2:
+        assert "; 2 divergences at target_accept=0.99; refitted with target_accept=0.999" in note
+
+
+def test_divergence_remedy_second_rung_in_a_fit(monkeypatch, pl_offset_df):
+    """A fit whose refit at 0.99 still diverges is refitted at 0.999 with draw-based adaptation, and says so."""
+    import bayescale.inference.fit as fitmod
+
+    calls, real = [], fitmod.sample
+
+    def spy(model, **kw):
+        tree = real(model, **kw)
+        calls.append((kw["target_accept"], kw.get("adaptation", "diag")))
+        if len(calls) <= 2:  # the first run and the refit at 0.99 "diverge" once each
+            st = tree["sample_stats"].to_dataset()
+            div = np.zeros(st["diverging"].shape, dtype=bool)
+            div[0, 0] = True
+            tree["sample_stats"] = st.assign(diverging=(st["diverging"].dims, div))
+        return tree
+
+    monkeypatch.setattr(fitmod, "sample", spy)
+    f = bs.fit(pl_offset_df, law="power_law_offset", x="x", y="y", draws=100, tune=100, chains=2, cores=1, seed=3,
+               progressbar=False)
+    assert calls == [(0.9, "diag"), (0.99, "draw_diag"), (0.999, "draw_diag")]
+    assert f.settings["target_accept"] == 0.999 and f.settings["divergences_first_run"] == 1
+    assert "1 divergences at target_accept=0.99; refitted with target_accept=0.999" in f.settings["remedy"]

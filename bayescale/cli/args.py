@@ -192,8 +192,8 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cores", type=integer("--cores", 1), default=None,
                    help="chains run in parallel (default: min(chains, CPUs))")
     p.add_argument("--target-accept", type=_target_accept, default=0.9,
-                   help="NUTS target acceptance rate in (0, 1) (default 0.9; raised to 0.99 automatically "
-                        "when the first run has divergences)")
+                   help="NUTS target acceptance rate in (0, 1) (default 0.9; raised to 0.99, then 0.999, "
+                        "automatically while a run has divergences)")
     p.add_argument("--sampler", choices=list(SAMPLERS), default=None,
                    help="NUTS implementation (default: nutpie if installed)")
     p.add_argument("--seed", type=seed, default=0,

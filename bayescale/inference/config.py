@@ -43,8 +43,9 @@ class FitConfig:
         ``"nutpie"``, ``"pymc"`` or ``"numpyro"``; ``None``: nutpie where installed.
     seed : int or None
     auto_remedy : bool
-        Refit once at ``target_accept=0.99``, with nutpie's mass matrix adapted from the draws' variances,
-        when sampling ends with divergences.
+        Refit at ``target_accept=0.99``, with nutpie's mass matrix adapted from the draws' variances,
+        when sampling ends with divergences, and at 0.999 if that refit still diverges; then more draws
+        when only the ESS falls short (:func:`bayescale.fit`).
     init : str
         ``"optimize"`` (least-squares starting points) or ``"prior"``.
     discrepancy : str or tuple of (key, value)

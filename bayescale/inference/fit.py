@@ -29,7 +29,7 @@ from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
 from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast, n_divergences
-from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, REMEDY_TARGET_ACCEPT, REMEDY_TEXT, sample
+from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, divergence_remedy, sample
 from .starts import start_points
 
 __all__ = ["Fit", "Forecast", "Diagnostics", "FitConfig", "PooledFit", "fit", "refit", "load", "SAMPLERS"]
@@ -91,8 +91,9 @@ def fit(
     progressbar : bool, optional
         Defaults to showing progress when standard error is a terminal.
     auto_remedy : bool
-        If sampling ends with divergences, refit once with ``target_accept=0.99`` and nutpie's mass matrix
-        adapted from the draws' variances (``adaptation="draw_diag"``); then, if the only
+        If sampling ends with divergences, refit with ``target_accept=0.99`` and nutpie's mass matrix
+        adapted from the draws' variances (``adaptation="draw_diag"``), and once more at 0.999 if that
+        refit still diverges (``REMEDY_TARGET_ACCEPTS``); then, if the only
         problems left are a bulk or tail ESS below the threshold (and R-hat at most 1.05), with at least
         ``ESS_REMEDY_MIN_DRAWS`` draws asked for, sample again with more draws (enough for the ESS,
         projected from the first run, at most ``ESS_REMEDY_MAX_FACTOR`` times as many, and as many tuning
@@ -263,12 +264,12 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     target_accept = config.target_accept
     tree = sample(model, target_accept=target_accept, **kw)
     remedy = None
-    first_div = div = n_divergences(tree)
-    if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
-        remedy = f"{div} divergences at target_accept={target_accept}; refitted with {REMEDY_TEXT}"
-        kw["adaptation"] = REMEDY_ADAPTATION  # kept by the ESS remedy's run below
-        tree = sample(model, target_accept=REMEDY_TARGET_ACCEPT, **kw)
-        target_accept = REMEDY_TARGET_ACCEPT
+    first_div = n_divergences(tree)
+    if config.auto_remedy:
+        tree, target_accept, remedy = divergence_remedy(
+            lambda ta: sample(model, target_accept=ta, **{**kw, "adaptation": REMEDY_ADAPTATION}), tree, target_accept)
+        if remedy is not None:
+            kw["adaptation"] = REMEDY_ADAPTATION  # kept by the ESS remedy's run below
 
     def result(tree, draws: int, tune: int, remedy: str | None) -> Fit:
         if ds.trials is not None:  # saved with the data, so a reloaded fit scores and forecasts alone
@@ -304,15 +305,15 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
             f"{max(tune, more)} tuning steps per chain")
     tune = max(tune, more)
     tree = sample(model, target_accept=target_accept, **{**kw, "draws": more, "tune": tune})
-    div = n_divergences(tree)
-    if div and target_accept < REMEDY_TARGET_ACCEPT:
-        # The longer run met divergences the first did not (4-digit addition's flagship fit does: 0, then 1):
-        # the divergence remedy at the longer run's length, which passed 9 of 9 such fits against 5 of 9
-        # (benchmarks/README.md, "The ESS remedy's longer run").
-        note += f"; {div} divergences there, so refitted with {REMEDY_TEXT}"
-        target_accept = REMEDY_TARGET_ACCEPT
-        tree = sample(model, target_accept=target_accept,
-                      **{**kw, "adaptation": REMEDY_ADAPTATION, "draws": more, "tune": tune})
+    # The longer run may meet divergences the first did not (4-digit addition's flagship fit does: 0, then 1):
+    # the divergence remedy at the longer run's length, which passed 9 of 9 such fits against 5 of 9
+    # (benchmarks/README.md, "The ESS remedy's longer run").
+    tree, target_accept, more_note = divergence_remedy(
+        lambda ta: sample(model, target_accept=ta, **{**kw, "adaptation": REMEDY_ADAPTATION, "draws": more,
+                                                      "tune": tune}),
+        tree, target_accept, what="{div} divergences there, so refitted with {remedy}")
+    if more_note is not None:
+        note += f"; {more_note}"
     return result(tree, more, tune, note if remedy is None else f"{remedy}; {note}")
 
 

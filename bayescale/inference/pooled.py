@@ -47,7 +47,7 @@ from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, fit_autocorrelation, forecast_draws
 from .results import Diagnostics, diagnose, n_divergences
-from .sampling import REMEDY_ADAPTATION, REMEDY_TARGET_ACCEPT, REMEDY_TEXT
+from .sampling import REMEDY_ADAPTATION, divergence_remedy
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -305,10 +305,8 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
 
     tree = run(target_accept)
     div = n_divergences(tree)
-    if div and config.auto_remedy and target_accept < REMEDY_TARGET_ACCEPT:
-        remedy = f"{div} divergences at target_accept={target_accept}; refitted with {REMEDY_TEXT}"
-        target_accept = REMEDY_TARGET_ACCEPT
-        tree = run(target_accept, REMEDY_ADAPTATION)
+    if config.auto_remedy:
+        tree, target_accept, remedy = divergence_remedy(lambda ta: run(ta, REMEDY_ADAPTATION), tree, target_accept)
     keep = {k: tree[k].to_dataset() for k in ("posterior", "sample_stats")}
     keep["posterior"] = keep["posterior"].assign_coords(group=list(map(str, groups)))
     out = xr.DataTree.from_dict(keep)

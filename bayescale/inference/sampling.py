@@ -23,9 +23,11 @@ from ..spec.laws import Law
 from ..spec.likelihoods import Likelihood
 from . import chainseeds, diskcache
 from .model import model_data
+from .results import n_divergences
 from .starts import constrained
 
-__all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_ADAPTATION", "REMEDY_TEXT"]
+__all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_TARGET_ACCEPTS",
+           "REMEDY_ADAPTATION", "REMEDY_TEXT", "remedy_text", "divergence_remedy"]
 
 
 class CompileCache:
@@ -142,13 +144,54 @@ def _nutpie_compile(model):
     return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
 
 
-#: The divergence remedy: refit once at this target acceptance with nutpie's mass matrix adapted from the
-#: draws' variances alone (``adaptation="draw_diag"``).  On bnsl1 (20 single-power-law and 20 one-break
-#: simulations, 4-digit addition; benchmarks/README.md, "Broken-law geometry") it left fewer divergences
-#: than the same refit with nutpie's default gradient-based adaptation.
-REMEDY_TARGET_ACCEPT, REMEDY_ADAPTATION = 0.99, "draw_diag"
-#: The remedy's settings in words, for every message that reports it ("... refitted with " + this).
-REMEDY_TEXT = f"target_accept={REMEDY_TARGET_ACCEPT} and the mass matrix adapted from the draws' variances"
+#: The divergence remedy: refits at these target acceptances in turn, each only while divergences are left,
+#: with nutpie's mass matrix adapted from the draws' variances alone (``adaptation="draw_diag"``).  On bnsl1
+#: (20 single-power-law and 20 one-break simulations, 4-digit addition; benchmarks/README.md, "Broken-law
+#: geometry") the first rung left fewer divergences with ``draw_diag`` than with nutpie's gradient-based
+#: adaptation; the second rung, 0.999, is for the few fits the first leaves with divergences (the funnel of a
+#: break the data barely see; benchmarks/README.md, "The divergence remedy's second rung").
+REMEDY_TARGET_ACCEPTS, REMEDY_ADAPTATION = (0.99, 0.999), "draw_diag"
+REMEDY_TARGET_ACCEPT = REMEDY_TARGET_ACCEPTS[0]
+
+
+def remedy_text(target_accept: float) -> str:
+    """A remedy's settings in words, for every message that reports it ("... refitted with " + this)."""
+    return f"target_accept={target_accept:g} and the mass matrix adapted from the draws' variances"
+
+
+REMEDY_TEXT = remedy_text(REMEDY_TARGET_ACCEPT)
+
+
+def divergence_remedy(run: Callable[[float], Any], tree, target_accept: float,
+                      what: str = "{div} divergences at target_accept={ta:g}; refitted with {remedy}"):
+    """Climb the remedy's ladder while a run leaves divergences.
+
+    Parameters
+    ----------
+    run : callable
+        ``run(target_accept)`` samples again (with :data:`REMEDY_ADAPTATION`) and returns the new tree.
+    tree : DataTree
+        The run so far.
+    target_accept : float
+        Its target acceptance; rungs at or below it are skipped.
+    what : str
+        The note of each refit, formatted with ``div``, ``ta`` (the run's target) and ``remedy``.
+
+    Returns
+    -------
+    tree, target_accept, note
+        The last run, its target acceptance, and the notes of the refits joined by "; " (None if none ran).
+    """
+    notes = []
+    for rung in REMEDY_TARGET_ACCEPTS:
+        div = n_divergences(tree)
+        if not div:
+            break
+        if target_accept >= rung:
+            continue
+        notes.append(what.format(div=div, ta=target_accept, remedy=remedy_text(rung)))
+        tree, target_accept = run(rung), rung
+    return tree, target_accept, "; ".join(notes) or None
 
 
 def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: tuple, sampler: str, draws: int,
