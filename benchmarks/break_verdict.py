@@ -176,6 +176,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2, help="Dask worker processes (default 2)")
     p.add_argument("--readme", default=None, help="write the results between markers in this file")
     p.add_argument("--rows", default=None, help="append each dataset's row to this JSON-lines file as it finishes")
+    p.add_argument("--cases", nargs="+", default=None, metavar="SCENARIO:REP",
+                   help="only these datasets, e.g. 0:0 0:45 (scenario 0 is null; the same seeds as a full run)")
     p.add_argument("--aggregate", nargs="+", default=None, metavar="ROWS",
                    help="no sampling: the table from the --rows files of earlier runs")
     a = p.parse_args(argv)
@@ -188,6 +190,14 @@ def main(argv=None) -> int:
     settings = FAST if a.fast else SETTINGS
     cases = [(s, r, settings) for r in range(max(n, n_null)) for s in range(len(SCENARIOS))
              if r < (n_null if s == 0 else n)]
+    if a.cases:
+        try:
+            cases = [(int(sc), int(r), settings) for sc, r in (c.split(":") for c in a.cases)]
+        except ValueError:
+            p.error("--cases takes SCENARIO:REP pairs of whole numbers, e.g. 0:0 2:3")
+        if any(not 0 <= sc < len(SCENARIOS) or r < 0 for sc, r, _ in cases):
+            p.error(f"--cases: scenarios are 0..{len(SCENARIOS) - 1} and replicates >= 0")
+        n = max([sum(sc == i for sc, _, _ in cases) for i in range(1, len(SCENARIOS))], default=0)
     t0 = time.time()
     rows = []
     # the package's Dask path (a LocalCluster of --workers processes), as bayescale.fit_many uses

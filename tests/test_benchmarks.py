@@ -414,6 +414,17 @@ def test_downstream_quick_runs_end_to_end(data_dir, tmp_path):
     assert "### pythia" in table and "cov90 new obs" in table and "bayescale chained" in r.stdout
 
 
+def test_break_verdict_cases_are_checked_before_any_sampling(capsys):
+    """``--cases`` takes SCENARIO:REP pairs; a bad one stops with exit status 2 and says why."""
+    import break_verdict as bv
+
+    for bad in (["0-3"], ["9:0"], ["0:-1"]):
+        with pytest.raises(SystemExit) as e:
+            bv.main(["--cases", *bad])
+        assert e.value.code == 2
+    assert "SCENARIO:REP" in capsys.readouterr().err
+
+
 def test_break_verdict_summary_counts_rates_and_lfo_decisions():
     """``benchmarks/break_verdict.py``'s table from made-up rows (no sampling)."""
     import break_verdict as bv

@@ -119,6 +119,25 @@ def test_verdict_lfo_cannot_override_loo_or_the_posterior():
     assert v.verdict == "no break supported" and v.lfo_points == 0
 
 
+def test_verdict_no_break_when_no_break_is_identified():
+    """A break the data cannot place (position and sharpness at their priors) is not supported: a modest elpd
+    gain from the broken law's flexibility then gives "no break supported", not "inconclusive"; a gain that
+    LOO or leave-future-out shows keeps it inconclusive, and so does one identified break of two."""
+    vague = dict(c_draws=[_draws(0.3, 0.5)], d_draws=[_d(3e3, 1.0)], x_inner=X_INNER)
+    # null replicate 0 of break_verdict.py: LOO 3.3 (se 1.8) and LFO 2.9 favour the broken law, neither shows
+    mild = dict(elpd_diff=3.3, dse=1.8, lfo_pointwise=[1.0, 1.1, 0.8], **vague)
+    assert break_verdict(**mild).verdict == "inconclusive"
+    v = break_verdict(**mild, unidentified=[1])
+    assert v.verdict == "no break supported" and v.decided_by == "break not identified"
+    assert any("cannot place" in r for r in v.reasons)
+    assert break_verdict(**{**mild, "elpd_diff": 10.0, "dse": 2.0}, unidentified=[1]).verdict == "inconclusive"
+    assert break_verdict(**{**mild, "lfo_pointwise": [3.0, 3.1, 2.9]}, unidentified=[1]).verdict == "inconclusive"
+    assert break_verdict(**mild, unidentified=[1], baseline_blockers=["divergences"]).verdict == "inconclusive"
+    two = dict(elpd_diff=3.3, dse=1.8, c_draws=[_draws(0.3, 0.5)] * 2, d_draws=[_d(3e3, 1.0)] * 2, x_inner=X_INNER)
+    assert break_verdict(**two, unidentified=[2]).verdict == "inconclusive"
+    assert break_verdict(**two, unidentified=[1, 2]).verdict == "no break supported"
+
+
 def test_verdict_blockers_and_warnings():
     strong = dict(elpd_diff=20.0, dse=4.0, c_draws=[_draws(0.8, 0.1)], d_draws=[_d(3e3)], x_inner=X_INNER)
     v = break_verdict(**strong, broken_blockers=["3 divergent transition(s)"])

@@ -200,7 +200,8 @@ def verdict_from(fits: Mapping[str, Any], loos: Mapping[str, LooResult], *, base
                  and len(lb.lpd) == len(lu.lpd) else None)
     v = break_verdict(elpd_diff=diff, dse=dse, c_draws=[dr[c] for c in cs], d_draws=[dr[d] for d in dsn],
                       x_inner=x_inner(f.data), lfo_pointwise=pointwise, broken_blockers=block[best],
-                      baseline_blockers=block[baseline], warnings=warn, broken_law=best, baseline=baseline, prob=prob)
+                      baseline_blockers=block[baseline], warnings=warn, broken_law=best, baseline=baseline, prob=prob,
+                      unidentified=[b["break"] for b in f.unidentified_breaks])
     if not f.unidentified_breaks:
         return v
     note = (f"{best}: no break is identified (position and sharpness at their priors), so its fits are judged "

@@ -39,7 +39,12 @@ With 90% equal-tailed posterior intervals:
 **no break supported** when the baseline's fit has no such problem, LFO does
 not show a break, and either LOO shows a tie, or LOO does not decide and LFO
 shows no break, or every slope change is concentrated near zero
-(``P(|c_i| < 0.1) >= 0.9`` for every ``i``).
+(``P(|c_i| < 0.1) >= 0.9`` for every ``i``), or every break is **not
+identified** (its position and sharpness as uncertain as their priors,
+:mod:`bayescale.inference.identify`) and LOO does not show a break either: a
+break that the data cannot place is not a break they support, and a small
+elpd gain of the broken law then comes from its extra flexibility (on
+single-power-law data it ties within about 2 se).
 
 **inconclusive** otherwise.
 
@@ -91,7 +96,8 @@ class Verdict:
     """Is the break real?  One of :data:`VERDICTS` with the numbers behind it.
 
     ``decided_by`` names the evidence that gave a definite verdict: ``"LOO"``, ``"leave-future-out"``
-    (LOO did not decide) or ``"slope changes"`` (all concentrated near zero); empty when inconclusive.
+    (LOO did not decide), ``"slope changes"`` (all concentrated near zero) or ``"break not identified"``
+    (no break's position and sharpness moved from their priors); empty when inconclusive.
     """
 
     verdict: str
@@ -148,6 +154,7 @@ def break_verdict(
     broken_law: str | None = None,
     baseline: str | None = BASELINE,
     prob: float = VERDICT_PROB,
+    unidentified: Sequence[int] = (),
 ) -> Verdict:
     """Apply the break rule of the module docstring to comparison numbers and posterior draws.
 
@@ -169,6 +176,9 @@ def break_verdict(
     warnings : sequence of str
         Other diagnostic failures (R-hat, ESS, a refit's diagnostics): the verdict stands but is
         marked not reliable (``Verdict.reliable``).
+    unidentified : sequence of int
+        The breaks (1-based) whose position and sharpness are at their priors
+        (:func:`bayescale.inference.identify.unidentified_breaks`).
     """
     lo_x, hi_x = float(x_inner[0]), float(x_inner[1])
     breaks = []
@@ -215,17 +225,22 @@ def break_verdict(
     reasons += [f"{baseline or 'baseline'}: {b}" for b in baseline_blockers]
     shown = loo_shows or (lfo_shows and not (loo_decides and elpd_diff < 0))
     tie = loo_tie or (not loo_decides and lfo_against)
+    unplaced = bool(breaks) and set(range(1, len(breaks) + 1)) <= {int(i) for i in unidentified} and not loo_shows
     by = ""
     if shown and any_real and not broken_blockers and not baseline_blockers:
         v, by = "break supported", "LOO" if loo_shows else "leave-future-out"
-    elif not baseline_blockers and not lfo_shows and (tie or (breaks and all_near_zero)):
+    elif not baseline_blockers and not lfo_shows and (tie or (breaks and all_near_zero) or unplaced):
         v = "no break supported"
-        by = "LOO" if loo_tie else "leave-future-out" if tie else "slope changes"
+        by = ("LOO" if loo_tie else "leave-future-out" if tie else "slope changes" if breaks and all_near_zero
+              else "break not identified")
         if loo_tie:
             reasons.append(f"the baseline is ahead, or behind by less than {NO_BREAK_DSE:g} se and "
                            f"less than {BREAK_ELPD_MIN:g}, with se below {TIE_DSE_MAX:g}")
         if breaks and all_near_zero:
             reasons.append(f"every slope change has P(|c| < {C_NEAR_ZERO:g}) >= {C_NEAR_ZERO_PROB:g}")
+        if unplaced and by == "break not identified":
+            reasons.append("no break is identified (position and sharpness at their priors) and neither LOO nor "
+                           "leave-future-out shows a break: the data cannot place one")
     else:
         v = "inconclusive"
     return Verdict(verdict=v, broken_law=broken_law, baseline=baseline, elpd_diff=float(elpd_diff),
