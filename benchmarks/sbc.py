@@ -240,6 +240,27 @@ def _fieldnames(names):
         [f"rank_{n}" for n in names] + [f"true_{n}" for n in names]
 
 
+def resumed_sims(path: Path, meta_path: Path, meta: Mapping[str, Any]) -> set[int]:
+    """The simulations already in a ranks file that ``--resume`` continues (empty when there is none).
+
+    A run is continued only under the same design, priors and sampling settings (its ``meta`` file says
+    which); anything else would mix two experiments in one table, so it stops with the difference named.
+    """
+    import pandas as pd
+
+    if not path.exists() or not meta_path.exists():
+        return set()
+    old = json.loads(meta_path.read_text())
+    keys = ("design", "reference_stats", "priors", "params")
+    same = {k: old.get(k) == json.loads(json.dumps(meta[k])) for k in keys}
+    strip = lambda st: {k: v for k, v in (st or {}).items() if k != "resume"}  # noqa: E731
+    same["settings"] = strip(old.get("settings")) == strip(json.loads(json.dumps(meta["settings"])))
+    if not all(same.values()):
+        raise SystemExit(f"--resume: {path} was made with other {', '.join(k for k, v in same.items() if not v)}; "
+                         "use another --out")
+    return {int(s) for s in pd.read_csv(path)["sim"]}
+
+
 def run_law(task: tuple) -> dict[str, Any]:
     """Worker: all simulations of one law (its model compiles once in this process)."""
     law_name, n_sims, settings, out_dir = task
@@ -263,12 +284,17 @@ def run_law(task: tuple) -> dict[str, Any]:
     path = Path(out_dir) / f"ranks_{law_name}.csv"
     meta = {"law": law_name, "design": {k: [float(v.min()), float(v.max()), int(v.size)] for k, v in x.items()},
             "reference_stats": stats, "priors": priors, "settings": settings, "params": names}
-    (Path(out_dir) / f"meta_{law_name}.json").write_text(json.dumps(meta, indent=1))
+    meta_path = Path(out_dir) / f"meta_{law_name}.json"
+    done = resumed_sims(path, meta_path, meta) if settings.get("resume") else set()
+    meta_path.write_text(json.dumps(meta, indent=1))
     t_law = time.time()
-    with open(path, "w", newline="") as fh:
+    with open(path, "a" if done else "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=_fieldnames(names))
-        w.writeheader()
+        if not done:
+            w.writeheader()
         for s in range(n_sims):
+            if s in done:
+                continue
             rng = np.random.default_rng([zlib.crc32(law_name.encode()), s])
             theta, y, redraws = simulate_one(law, x, priors, rng)
             ds = Dataset(inputs={k: v.copy() for k, v in x.items()}, y=y,
@@ -473,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--summarize", action="store_true", help="only summarise saved ranks in --out")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the ranks files in --out: skip the simulations they hold (same seeds), append the rest")
     ap.add_argument("--coverage", action="store_true", help="held-out coverage on real data")
     ap.add_argument("--readme", type=Path, default=None, help="write the results block into this file")
     a = ap.parse_args(argv)
@@ -496,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         settings, laws, n = QUICK, list(a.laws or QUICK_LAWS), 8
     else:
         settings, laws, n = (DEFAULTS if a.defaults else FULL), list(a.laws or [law.name for law in bs.list_laws()]), a.n
+    if a.resume:
+        settings = {**settings, "resume": True}
     if not a.summarize:
         # costliest laws first so the pool stays busy to the end
         laws_run = sorted(laws, key=lambda l: -len(bs.get_law(l).sampled))

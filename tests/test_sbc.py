@@ -104,3 +104,19 @@ def test_quick_run_writes_table_and_figures(tmp_path):
         assert 0 <= res[law]["frac_divergent"] <= 1
         for v in res[law]["params"].values():
             assert 0 <= v["p"] <= 1
+
+
+def test_resume_skips_the_simulations_already_saved_and_refuses_another_design(tmp_path):
+    """``--resume`` continues a ranks file with the same seeds: a run of 2 then a resumed run of 3 holds
+    simulations 0, 1, 2 once each, the first two as written the first time; other settings stop it."""
+    sbc = _sbc()
+    settings = {**sbc.QUICK, "resume": True}
+    sbc.run_law(("power_law", 2, settings, str(tmp_path)))
+    first = pd.read_csv(tmp_path / "ranks_power_law.csv")
+    sbc.run_law(("power_law", 3, settings, str(tmp_path)))
+    both = pd.read_csv(tmp_path / "ranks_power_law.csv")
+    assert list(both["sim"]) == [0, 1, 2]
+    cols = [c for c in first.columns if c.startswith(("rank_", "true_"))]
+    pd.testing.assert_frame_equal(both.loc[:1, cols], first[cols])
+    with pytest.raises(SystemExit, match="other settings"):
+        sbc.run_law(("power_law", 4, {**settings, "draws": 61}, str(tmp_path)))
