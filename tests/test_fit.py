@@ -258,26 +258,31 @@ def test_ess_rerun_that_meets_divergences_gets_the_divergence_remedy(monkeypatch
     assert f.tree["posterior"].sizes["draw"] == more and f.diagnostics().divergences == 0
 
 
-def test_divergence_remedy_refits_at_high_acceptance_with_draw_based_adaptation(monkeypatch, pl_offset_df):
-    """A first run that ends with divergences is refitted once at target_accept 0.99 with nutpie's mass
-    matrix adapted from the draws' variances (``draw_diag``), and the remedy says so; without divergences
-    the first run stands with nutpie's default adaptation."""
-    import bayescale.inference.fit as fitmod
-
-    calls = []
-    real = fitmod.sample
+def _diverging(real, calls: list, *, runs: int):
+    """A stand-in for ``fit``'s ``sample``: runs it, records (target_accept, adaptation), and marks one
+    divergence in each of the first ``runs`` runs."""
 
     def spy(model, **kw):
         tree = real(model, **kw)
         calls.append((kw["target_accept"], kw.get("adaptation", "diag")))
-        if len(calls) == 1:  # the first run "diverged" once
+        if len(calls) <= runs:
             st = tree["sample_stats"].to_dataset()
             div = np.zeros(st["diverging"].shape, dtype=bool)
             div[0, 0] = True
             tree["sample_stats"] = st.assign(diverging=(st["diverging"].dims, div))
         return tree
 
-    monkeypatch.setattr(fitmod, "sample", spy)
+    return spy
+
+
+def test_divergence_remedy_refits_at_high_acceptance_with_draw_based_adaptation(monkeypatch, pl_offset_df):
+    """A first run that ends with divergences is refitted once at target_accept 0.99 with nutpie's mass
+    matrix adapted from the draws' variances (``draw_diag``), and the remedy says so; without divergences
+    the first run stands with nutpie's default adaptation."""
+    import bayescale.inference.fit as fitmod
+
+    calls, real = [], fitmod.sample
+    monkeypatch.setattr(fitmod, "sample", _diverging(real, calls, runs=1))  # the first run "diverged" once
     kw = dict(law="power_law_offset", x="x", y="y", draws=100, tune=100, chains=2, cores=1, seed=3,
               progressbar=False)
     f = bs.fit(pl_offset_df, **kw)
@@ -331,18 +336,8 @@ def test_divergence_remedy_second_rung_in_a_fit(monkeypatch, pl_offset_df):
     import bayescale.inference.fit as fitmod
 
     calls, real = [], fitmod.sample
-
-    def spy(model, **kw):
-        tree = real(model, **kw)
-        calls.append((kw["target_accept"], kw.get("adaptation", "diag")))
-        if len(calls) <= 2:  # the first run and the refit at 0.99 "diverge" once each
-            st = tree["sample_stats"].to_dataset()
-            div = np.zeros(st["diverging"].shape, dtype=bool)
-            div[0, 0] = True
-            tree["sample_stats"] = st.assign(diverging=(st["diverging"].dims, div))
-        return tree
-
-    monkeypatch.setattr(fitmod, "sample", spy)
+    # the first run and the refit at 0.99 "diverge" once each
+    monkeypatch.setattr(fitmod, "sample", _diverging(real, calls, runs=2))
     f = bs.fit(pl_offset_df, law="power_law_offset", x="x", y="y", draws=100, tune=100, chains=2, cores=1, seed=3,
                progressbar=False)
     assert calls == [(0.9, "diag"), (0.99, "draw_diag"), (0.999, "draw_diag")]
