@@ -184,3 +184,16 @@ def test_every_command_shows_an_example():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     missing = [name for name, p in sub.choices.items() if not (p.epilog and "bayescale" in p.epilog)]
     assert not missing, missing
+
+
+@pytest.mark.parametrize("cmd", ["fit", "compare", "report"])
+def test_a_repeated_target_flag_adds_targets(cmd):
+    """--target-input A --target-input B keeps both (argparse's plain nargs="+" kept only the last)."""
+    parser = bs.cli.build_parser()
+    head = {"fit": ["fit", "d.csv", "--x", "N", "D", "--y", "L", "--law", "chinchilla"],
+            "compare": ["compare", "d.csv", "--x", "N", "D", "--y", "L", "--laws", "chinchilla,kaplan"],
+            "report": ["report", "fit.nc", "-o", "r.html"]}[cmd]
+    a = parser.parse_args([*head, "--target-input", "N=1,D=2", "--target-input", "N=3,D=4", "N=5,D=6"])
+    assert a.target_input == ["N=1,D=2", "N=3,D=4", "N=5,D=6"]
+    b = parser.parse_args([*head, "--target", "1", "--target", "2"])
+    assert list(b.target) == [1.0, 2.0]

@@ -61,7 +61,7 @@ def register(sub) -> None:
                               "--out chin.nc\n  bayescale allocate chin.nc --compute 1e21 1e23 5.76e23 --json")
     p.add_argument("fit", help="netCDF file written by 'bayescale fit --out' (a law of N and D)")
     _positive = positive_number("number of FLOPs")
-    p.add_argument("--compute", nargs="+", type=_positive, required=True, metavar="C",
+    p.add_argument("--compute", nargs="+", action="extend", type=_positive, required=True, metavar="C",
                    help="budgets in FLOPs, e.g. --compute 1e21 1e23 1e25")
     add_prob_arg(p, "allocation intervals")
     p.add_argument("--flops-per-token-param", type=_positive, default=6.0,

@@ -69,7 +69,7 @@ def register(sub) -> None:
     p.add_argument("--x", nargs="+", required=True, metavar="COL",
                    help="scale column(s), one per law input in order (e.g. --x params tokens)")
     p.add_argument("--y", required=True, metavar="COL", help="metric column")
-    p.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
+    p.add_argument("--where", nargs="+", action="extend", default=[], metavar="COL=VALUE",
                    help="use only rows whose column equals the value (e.g. --where split=fit); reported")
     p.add_argument("--laws", default="power_law_offset,bnsl1",
                    help="comma-separated law names, all of the same inputs (default power_law_offset,bnsl1)")
@@ -80,10 +80,10 @@ def register(sub) -> None:
     p.add_argument("--no-lfo", action="store_true", help="skip leave-future-out")
     p.add_argument("--max-refits", type=integer("--max-refits", 0), default=MAX_REFITS, metavar="N",
                    help=f"most exact LOO refits per law, for points of high Pareto k (>= 0; default {MAX_REFITS})")
-    p.add_argument("--target", nargs="+", type=positive_number("target scale"), default=[], metavar="X",
+    p.add_argument("--target", nargs="+", action="extend", type=positive_number("target scale"), default=[], metavar="X",
                    help="forecast at these scales (one-input laws) from the stacked mixture of the laws "
                         "(recommended) and from the recommended single law")
-    p.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
+    p.add_argument("--target-input", nargs="+", action="extend", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
     add_prob_arg(p, f"forecast intervals (the break verdict uses its rule's {VERDICT_PROB * 100:g}%%)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -64,7 +64,7 @@ def register(sub) -> None:
     p.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
     p.add_argument("--target", required=True, metavar="X",
                    help="the forecast target: a scale, or N=..,D=.. for laws of several inputs")
-    p.add_argument("--candidates", nargs="+", required=True, metavar="X",
+    p.add_argument("--candidates", nargs="+", action="extend", required=True, metavar="X",
                    help="candidate runs: scales, or N=..,D=.. each for laws of several inputs")
     p.add_argument("--cost", default=None, metavar="FORMULA",
                    help="cost of a run as a formula in the law's inputs or their columns, e.g. 'N*D' or 'x^1.2' "

@@ -58,12 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale column(s), one per law input in order (e.g. --x params tokens)")
     f.add_argument("--y", required=True, metavar="COL", help="metric column")
     f.add_argument("--law", required=True, help="law name (see 'bayescale laws') or a .toml law file")
-    f.add_argument("--target", nargs="+", type=_positive_float, default=[], metavar="X",
+    f.add_argument("--target", nargs="+", action="extend", type=_positive_float, default=[], metavar="X",
                    help="forecast at these scales (one-input laws)")
-    f.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
+    f.add_argument("--target-input", nargs="+", action="extend", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
     add_prob_arg(f, "parameter and forecast intervals")
-    f.add_argument("--where", nargs="+", default=[], metavar="COL=VALUE",
+    f.add_argument("--where", nargs="+", action="extend", default=[], metavar="COL=VALUE",
                    help="use only rows whose column equals the value (e.g. --where split=fit); reported")
     f.add_argument("--out", help="save the fit to this netCDF file (with --group: a folder for every group's "
                                  "fit and results.jsonl)")
@@ -89,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     fc = sub.add_parser("forecast", help="forecast from a saved fit", epilog=_FORECAST_EXAMPLES,
                         description="Forecast the expected value and a new observation from a saved fit.")
     fc.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
-    fc.add_argument("--at", nargs="+", type=_positive_float, default=[], metavar="X",
+    fc.add_argument("--at", nargs="+", action="extend", type=_positive_float, default=[], metavar="X",
                     help="target scales (one-input laws)")
-    fc.add_argument("--at-input", nargs="+", default=[], metavar="N=..,D=..",
+    fc.add_argument("--at-input", nargs="+", action="extend", default=[], metavar="N=..,D=..",
                     help="targets for laws of several inputs, e.g. N=1e10,D=2e11")
     add_prob_arg(fc, "parameter and forecast intervals")
     fc.add_argument("--seed", type=seed, default=None, help="seed of new-observation draws (default: the fit's seed)")
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--reach", type=positive_number("--reach target"), default=None, metavar="TARGET",
                    help="the scale at which the law's expected value reaches TARGET (e.g. a loss), per draw; "
                         "for laws of N and D the compute C = 6ND")
-    r.add_argument("--by", nargs="+", type=positive_number("--by scale"), default=[], metavar="X",
+    r.add_argument("--by", nargs="+", action="extend", type=positive_number("--by scale"), default=[], metavar="X",
                    help="with --reach: the probability that scale X (compute C for N-D laws) has reached it")
     way = r.add_mutually_exclusive_group()
     way.add_argument("--along", choices=["frontier"], default=None,

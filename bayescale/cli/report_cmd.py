@@ -45,11 +45,11 @@ def register(sub) -> None:
                        description="Write one report of a saved fit: data and fit, forecasts, parameters, "
                                    "breaks, priors, and (with --compare) the LOO comparison with other fits.")
     r.add_argument("fit", help="netCDF file written by 'bayescale fit --out'")
-    r.add_argument("--compare", nargs="+", default=[], metavar="FIT",
+    r.add_argument("--compare", nargs="+", action="extend", default=[], metavar="FIT",
                    help="other saved fits of the same data to compare by PSIS-LOO")
-    r.add_argument("--target", nargs="+", type=_positive_float, default=[], metavar="X",
+    r.add_argument("--target", nargs="+", action="extend", type=_positive_float, default=[], metavar="X",
                    help="forecast scales (one-input laws; default 2x and 10x the largest observed)")
-    r.add_argument("--target-input", nargs="+", default=[], metavar="N=..,D=..",
+    r.add_argument("--target-input", nargs="+", action="extend", default=[], metavar="N=..,D=..",
                    help="forecast targets for laws of several inputs, e.g. N=1e10,D=2e11")
     r.add_argument("-o", "--out", required=True, metavar="FILE",
                    help="report file to write: .html or .htm (HTML), .md or .markdown (Markdown); any other "
