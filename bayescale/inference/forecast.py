@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon, residual_autocorrelation
+from ..spec.formula import Formula
 from ..spec.likelihoods import Likelihood
+from ..spec.roles import with_distances
 
 __all__ = ["Forecast", "forecast_draws", "own_sd"]
 
@@ -53,13 +55,15 @@ class Forecast:
     reliable : bool
         False when the fit's diagnostics failed; every table says so.
     horizon : ndarray, shape (m,)
-        Decades beyond the fitted range (0 inside it).
+        Decades beyond the fitted range (0 inside it), the largest over the inputs and ``along``.
     parts : dict of str to ndarray, shape (m,)
         sd from ``parameters``, ``noise`` and ``extrapolation`` on the noise scale (see the module docstring).
     scale : {"log", "logit", "identity"}
         The scale of ``parts``: log y, logit y (metrics in [0, 1]) or y itself.
     discrepancy : Discrepancy
         The extrapolation uncertainty used.
+    along : tuple of str
+        The law's declared distance scales the horizon is also measured along, as ``"epochs = D / U"``.
     """
 
     inputs: Mapping[str, np.ndarray] = field(hash=False)
@@ -71,6 +75,7 @@ class Forecast:
     parts: Mapping[str, np.ndarray] | None = field(default=None, hash=False)
     discrepancy: Discrepancy = OFF
     scale: str = "log"
+    along: tuple[str, ...] = ()
 
     def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
@@ -143,16 +148,20 @@ def fit_autocorrelation(likelihood: Likelihood, mu: np.ndarray, y: np.ndarray,
 
 def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str, np.ndarray],
                    inputs: Mapping[str, np.ndarray], fitted: Mapping[str, np.ndarray], discrepancy: Discrepancy,
-                   seed: int | None, prob: float, reliable: bool) -> Forecast:
+                   seed: int | None, prob: float, reliable: bool,
+                   distances: Mapping[str, Formula] | None = None) -> Forecast:
     """Draws of the expected value and of a new observation at the targets (see the module docstring).
 
     The noise draws use ``default_rng(seed)`` exactly as before the discrepancy existed, and the
     discrepancy its own stream, so ``discrepancy="off"`` reproduces earlier forecasts draw for draw.
+    The horizon is measured along every input and every scale in ``distances`` (a law's role, such as
+    epochs = D / U: :mod:`bayescale.spec.roles`).
     Every sd is on the likelihood's noise scale (``likelihood.scale``): log y, or logit y for metrics in
     [0, 1], where the discrepancy shifts ``logit mu``, so both intervals stay inside [0, 1].  With additive
     noise (identity scale) there is no discrepancy.
     """
-    h = horizon(fitted, inputs)
+    dist = distances or {}
+    h = horizon(with_distances(fitted, dist), with_distances(inputs, dist))
     mu = likelihood.clip_mean(mu)
     sd_param, sd_noise, base = own_sd(likelihood, mu, noise)
     shifts = likelihood.scale != "identity"
@@ -164,4 +173,5 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     observed = likelihood.draw(expected, noise, np.random.default_rng(seed))
     parts = {"parameters": sd_param, "noise": sd_noise, "extrapolation": tau}
     return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
-                    parts=parts, discrepancy=discrepancy if shifts else OFF, scale=likelihood.scale)
+                    parts=parts, discrepancy=discrepancy if shifts else OFF, scale=likelihood.scale,
+                    along=tuple(f"{k} = {f.text}" for k, f in dist.items()))

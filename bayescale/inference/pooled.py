@@ -270,7 +270,8 @@ class PooledFit:
             disc = disc.for_fit(self._rho(self.groups.index(group)) if group is not None else
                                 float(np.median([self._rho(g) for g in range(len(self.groups))])))
         return forecast_draws(expected_draws(self.law, params, inputs), likelihood=lik, noise=noise, inputs=inputs,
-                              fitted=fitted, discrepancy=disc, seed=seed, prob=prob, reliable=self.diagnostics().ok)
+                              fitted=fitted, discrepancy=disc, seed=seed, prob=prob, reliable=self.diagnostics().ok,
+                              distances=self.law.distances)
 
 
 

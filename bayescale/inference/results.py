@@ -310,7 +310,7 @@ class Fit:
         return forecast_draws(self.expected(inputs), likelihood=self.likelihood,
                               noise=self.draws(self.likelihood.noise_names), inputs=inputs,
                               fitted=self.data.inputs, discrepancy=disc, seed=seed, prob=prob,
-                              reliable=self.diagnostics().ok)
+                              reliable=self.diagnostics().ok, distances=self.law.distances)
 
     def optimal_allocation(self, *, compute: Any, prob: float = 0.9, **kwargs):
         """Compute-optimal split of budgets C = 6ND for a two-input law (see :mod:`bayescale.inference.allocation`)."""

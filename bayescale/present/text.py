@@ -103,8 +103,9 @@ def print_forecast(fc) -> None:
               f"{fmt(r['obs_lower']):>11} {fmt(r['obs_upper']):>11}{extra}")
     if parts:
         scale = {"log": "log y", "logit": "logit y"}.get(getattr(fc, "scale", "log"), "y")
-        print(f"(sd of {scale} by source; 'decades out' = beyond the largest fitted scale; no break beyond the data is "
-              "modelled unless a break prior allows it)")
+        along = "".join(f" or of {a}" for a in getattr(fc, "along", ()))
+        print(f"(sd of {scale} by source; 'decades out' = beyond the largest fitted value of an input{along}; no break "
+              "beyond the data is modelled unless a break prior allows it)")
         disc = getattr(fc, "discrepancy", None)
         if disc is not None and disc.autocorrelation:
             print(f"(beyond the data the law's own sd is widened {autocorrelation_factor(disc.rho):.2f}x: its residuals "

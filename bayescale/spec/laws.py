@@ -23,17 +23,13 @@ from ..errors import LawError, PriorError
 from .data import stat_names
 from .formula import Formula, evaluate, parse
 from .priors import Prior, parse_prior
+from .roles import ROLES, check_roles, distance_formulas
 
 __all__ = ["Parameter", "Law", "ROLES", "make_law", "load_law", "get_law", "list_laws", "stat_names"]
 
 #: Names reserved for the likelihood and the metric.
 RESERVED = frozenset({"y", "sigma", "nu", "phi", "trials"})
 
-#: Roles a law may declare for its parameters (``[roles]`` in a law file):
-#: ``break_positions``, ``slope_changes`` and ``break_sharpness`` (one per break, in the same order; the
-#: break verdict, the break plots and the identifiability check use them), and ``closed_form``, the name of a
-#: closed-form compute-optimal allocation that holds for the law (``"chinchilla"``).
-ROLES = ("break_positions", "slope_changes", "break_sharpness", "closed_form")
 
 
 @dataclass(frozen=True)
@@ -123,6 +119,12 @@ class Law:
     def closed_form(self) -> str | None:
         """Name of the closed-form compute-optimal allocation that holds for this law, if any."""
         return self.roles.get("closed_form")
+
+    @property
+    def distances(self) -> dict[str, Formula]:
+        """Scales computed from the inputs (role ``distances``, e.g. epochs = D / U) along which a forecast's
+        distance beyond the data is measured as well as along each input (:mod:`bayescale.spec.roles`)."""
+        return distance_formulas(self.roles)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -313,7 +315,7 @@ def make_law(
             texts.add(p.prior.text.replace(" ", ""))
         if len(texts) != 1:
             raise LawError(f"{where}: ordered parameters must share one LogUniform prior")
-    roles = _check_roles(dict(roles or {}), seen, where)
+    roles = check_roles(dict(roles or {}), seen, inputs, where)
     return Law(
         roles=roles,
         name=name,
@@ -326,28 +328,6 @@ def make_law(
         display=display,
         source=source,
     )
-
-
-def _check_roles(roles: dict[str, Any], params: set[str], where: str) -> dict[str, Any]:
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise LawError(f"{where}: unknown role(s) {', '.join(sorted(unknown))}; use {', '.join(ROLES)}")
-    out: dict[str, Any] = {}
-    for key in ("break_positions", "slope_changes", "break_sharpness"):
-        names = roles.get(key, [])
-        if isinstance(names, str) or not all(isinstance(n, str) and n in params for n in names):
-            raise LawError(f"{where}: role {key} must list parameters of the law, got {names!r}")
-        if names:
-            out[key] = list(names)
-    if len(out.get("break_positions", [])) != len(out.get("slope_changes", [])) or (
-            "break_sharpness" in out and len(out["break_sharpness"]) != len(out["break_positions"])):
-        raise LawError(f"{where}: give one slope change (and sharpness, if declared) per break position "
-                       "(roles break_positions, slope_changes, break_sharpness of equal length)")
-    if "closed_form" in roles:
-        if roles["closed_form"] != "chinchilla":
-            raise LawError(f"{where}: role closed_form must be 'chinchilla', got {roles['closed_form']!r}")
-        out["closed_form"] = "chinchilla"
-    return out
 
 
 _LAW_KEYS = {"name", "formula", "inputs", "parameters", "description", "references", "ordered", "display", "roles"}
