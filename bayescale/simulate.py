@@ -6,7 +6,7 @@ benchmarks, so that every test dataset is reproducible from a seed.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,14 +32,29 @@ TRUE_PARAMS: dict[str, dict[str, float]] = {
     "chinchilla": {"E": 1.82, "alpha": 0.348, "beta": 0.366, "A": 482.0, "B": 2085.0},
     # Kaplan et al. 2020, eq. 1.5
     "kaplan": {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13},
+    # Muennighoff et al. 2023's fit on C4 (its data term; R is their R_D*)
+    "data_constrained": {"E": 1.87, "alpha": 0.353, "beta": 0.353, "A": 521.0, "B": 1488.0, "R": 15.4},
     # bounded metrics: 4-way multiple choice rising to 85% around x = 1e4; an arithmetic-like jump
     "sigmoid_floor": {"floor": 0.25, "ceiling": 0.85, "slope": 1.2, "x50": 1e4},
     "bnsl1_error": {"floor": 0.0, "a": 0.05, "c0": 0.05, "c1": 3.0, "d1": 1e4, "f1": 0.2, "b": 1.13},
 }
 
 
+def _repeated_data_design() -> dict[str, np.ndarray]:
+    """N x unique tokens U x epochs 1..64 (D = U x epochs): the runs a data-constrained law needs."""
+    n, u, ep = np.meshgrid(np.logspace(7.5, 9.5, 4), np.logspace(9, 10.5, 3), 2.0 ** np.arange(7), indexing="ij")
+    return {"N": n.ravel(), "D": (u * ep).ravel(), "U": u.ravel()}
+
+
+#: Designs of catalogue laws whose inputs are not free scales (unique tokens U bound D from below).
+DESIGNS: dict[str, Callable[[], dict[str, np.ndarray]]] = {"data_constrained": _repeated_data_design}
+
+
 def default_design(law: Law, n: int | None = None) -> dict[str, np.ndarray]:
-    """A realistic design: log-spaced scales for one input, a grid of N and D for two."""
+    """A realistic design: log-spaced scales for one input, a grid of N and D for two, :data:`DESIGNS`'s
+    own for the catalogue laws listed there."""
+    if law.name in DESIGNS and n is None:
+        return DESIGNS[law.name]()
     if len(law.inputs) == 1:
         k = len(law.sampled)
         n = n or max(15, 4 * k)

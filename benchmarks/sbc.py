@@ -157,6 +157,10 @@ def rank_uniformity(ranks: np.ndarray, *, n_ranks: int, bins: int) -> dict[str, 
 # ---------------------------------------------------------------------------------------------
 def design(law) -> dict[str, np.ndarray]:
     """Fixed design per law (see the module docstring)."""
+    from bayescale.simulate import DESIGNS
+
+    if law.name in DESIGNS:  # inputs bound to each other (unique tokens U <= D): the package's own design
+        return DESIGNS[law.name]()
     if len(law.inputs) == 2:
         g1, g2 = np.meshgrid(np.logspace(7.5, 9.5, 5), np.logspace(9, 11, 5), indexing="ij")
         return {law.inputs[0]: g1.ravel(), law.inputs[1]: g2.ravel()}

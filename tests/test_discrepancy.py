@@ -126,3 +126,24 @@ def test_a_fit_applies_its_own_residual_autocorrelation(tiny_fit):
     base = np.hypot(t["sd_parameters"], t["sd_noise"]).to_numpy()
     assert t["sd_extrapolation"].iloc[0] == 0.0
     assert t["sd_extrapolation"].iloc[1] == pytest.approx(base[1] * np.sqrt(k ** 2 - 1))
+
+
+def test_a_declared_distance_counts_towards_the_horizon():
+    """Runs repeated more often than any fitted run extrapolate in epochs (data_constrained's role
+    distances), though N, D and U each lie inside the fitted ranges."""
+    from bayescale.inference.forecast import forecast_draws
+    from bayescale.spec.likelihoods import get_likelihood
+
+    law = bs.get_law("data_constrained")
+    fitted = {"N": np.array([1e8, 1e9]), "D": np.array([1e9, 4e10]), "U": np.array([1e9, 1e10])}
+    targets = {"N": np.array([1e9, 1e9]), "D": np.array([1e10, 4e10]), "U": np.array([1e10, 1e9])}  # 1 and 40 epochs
+    rng = np.random.default_rng(0)
+    mu = np.exp(rng.normal(1.0, 0.01, size=(400, 2)))
+    kw = dict(likelihood=get_likelihood("lognormal"), noise={"sigma": np.full((400, 1), 0.01)}, inputs=targets,
+              fitted=fitted, discrepancy=get_discrepancy("default"), seed=0, prob=0.9, reliable=True)
+    plain = forecast_draws(mu, **kw)
+    with_epochs = forecast_draws(mu, **kw, distances=law.distances)
+    np.testing.assert_allclose(plain.horizon, [0.0, 0.0])
+    assert plain.along == () and with_epochs.along == ("epochs = D / U",)  # the forecast table names it
+    np.testing.assert_allclose(with_epochs.horizon, [0.0, 1.0])  # 40 epochs against at most 4 fitted
+    assert with_epochs.parts["extrapolation"][0] == 0 < with_epochs.parts["extrapolation"][1]

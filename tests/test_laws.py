@@ -11,6 +11,14 @@ from bayescale.simulate import TRUE_PARAMS
 X = np.logspace(1, 7, 25)
 N = np.logspace(7, 10, 7)[:, None] * np.ones((1, 5))
 D = np.ones((7, 1)) * np.logspace(9, 12, 5)[None, :]
+U = D / np.array([1.0, 3.0, 30.0, 300.0, 3000.0])[None, :]  # unique tokens, repeated 1 to 3000 times
+
+
+def _data_constrained_ref(p):
+    # Muennighoff et al. (2023), eq. 5's data term: D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)), R_D = D/U_D - 1
+    r_d = D / U - 1
+    d_eff = U + U * p["R"] * (1 - np.exp(-r_d / p["R"]))
+    return p["E"] + p["A"] / N ** p["alpha"] + p["B"] / d_eff ** p["beta"]
 
 
 def _bnsl_ref(x, a, b, c0, cs, ds, fs):
@@ -31,6 +39,7 @@ REFERENCES = {
                                  [p["d1"], p["d2"], p["d3"]], [p["f1"], p["f2"], p["f3"]]),
     "chinchilla": lambda p: p["E"] + p["A"] / N ** p["alpha"] + p["B"] / D ** p["beta"],
     "kaplan": lambda p: ((p["N_c"] / N) ** (p["alpha_N"] / p["alpha_D"]) + p["D_c"] / D) ** p["alpha_D"],
+    "data_constrained": _data_constrained_ref,
 }
 
 
@@ -42,7 +51,7 @@ def test_catalogue_has_every_family():
 def test_law_matches_numpy_reference(name):
     law = bs.get_law(name)
     p = TRUE_PARAMS[name]
-    inputs = {"x": X} if law.inputs == ("x",) else {"N": N, "D": D}
+    inputs = {k: {"x": X, "N": N, "D": D, "U": U}[k] for k in law.inputs}
     np.testing.assert_allclose(law(**inputs, **p), REFERENCES[name](p), rtol=1e-10)
 
 
@@ -163,3 +172,43 @@ def test_malformed_derived_parameters(spec, match):
     with pytest.raises((LawError, PriorError), match=match):
         bs.make_law(name="bad", formula="A * x^(-alpha)", inputs=["x"], parameters=[
             {"name": "twice", "prior": "HalfNormal(sigma=1)"}, spec, {"name": "A", "prior": "HalfNormal(sigma=1)"}])
+
+
+def test_data_constrained_counts_repeats_as_less_data():
+    """One epoch is Chinchilla's law; repeats help less and less; the effective data saturate at U (1 + R)."""
+    dc, ch = bs.get_law("data_constrained"), bs.get_law("chinchilla")
+    p = TRUE_PARAMS["data_constrained"]
+    pc = {k: p[k] for k in ch.param_names}
+    n, u = np.full(4, 1e9), np.full(4, 1e10)
+    d = u * np.array([1.0, 4.0, 40.0, 1e6])
+    y = dc(N=n, D=d, U=u, **p)
+    np.testing.assert_allclose(y[0], ch(N=n[:1], D=d[:1], **pc)[0], rtol=1e-12)
+    assert np.all(y[1:] > ch(N=n[1:], D=d[1:], **pc)) and np.all(np.diff(y) < 0)
+    floor = p["E"] + p["A"] / 1e9 ** p["alpha"] + p["B"] / (1e10 * (1 + p["R"])) ** p["beta"]
+    np.testing.assert_allclose(y[-1], floor, rtol=1e-6)
+
+
+def test_distances_role_measures_epochs():
+    from bayescale.spec.roles import with_distances
+
+    law = bs.get_law("data_constrained")
+    assert set(law.distances) == {"epochs"}
+    out = with_distances({"N": [1e8, 1e9], "D": [4e9, 4e11], "U": [1e9, 1e9]}, law.distances)
+    np.testing.assert_allclose(out["epochs"], [4.0, 400.0])
+    assert law_from_json(law.to_json()).distances.keys() == {"epochs"}  # saved with a fit's law
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({"epochs": "D / V"}, "expression in the inputs"),
+    ({"epochs": "D / E"}, "expression in the inputs"),  # a parameter, not an input
+    ({"epochs": "2"}, "expression in the inputs"),
+    ({"D": "D / U"}, "neither an input nor a parameter"),
+    ("D / U", "table of name"),
+])
+def test_distances_role_is_checked(spec, match):
+    with pytest.raises(LawError, match=match):
+        bs.make_law(name="dc", formula="E + B * (D / U)^(-beta) + 0 * N", inputs=["N", "D", "U"],
+                    parameters=[{"name": "E", "prior": "HalfNormal(sigma=1)"},
+                                {"name": "B", "prior": "HalfNormal(sigma=1)"},
+                                {"name": "beta", "prior": "HalfNormal(sigma=1)"}],
+                    roles={"distances": spec})

@@ -45,6 +45,7 @@ CASES = {
     "bnsl3": (np.logspace(2, 7, 48), 0.01),
     "chinchilla": (None, 0.01),
     "kaplan": (None, 0.01),
+    "data_constrained": (None, 0.01),
 }
 
 
