@@ -52,34 +52,36 @@ PORIAN_KEYS = ["dataset", "hparams", "warmup", "decay", "param_count", "loss_sou
 AUTOCORRELATION = {"s0": 0.0, "kappa": 0.0, "form": "relative", "autocorrelation": True, "name": "autocorrelation"}
 
 
-def splits(names: Sequence[str], quick: bool) -> Iterator[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
-    """(data set, curve, fit rows, held-out rows) with columns N, D, y."""
+def splits(names: Sequence[str], quick: bool) -> Iterator[tuple[str, str, str, pd.DataFrame, pd.DataFrame]]:
+    """(data set, curve, law, fit rows, held-out rows) with columns N, D, y (and U for repeated data)."""
     root = bs.data_dir()
     if "epoch" in names:
         d = pd.read_csv(root / "epoch_chinchilla" / "chinchilla_fig4_points.csv")
         d = d.rename(columns={"params": "N", "tokens": "D", "loss": "y"})
         c = 6 * d["N"] * d["D"]
-        yield "epoch_chinchilla", "C<=1e21", d[c <= 1e21], d[c > 1e21]
+        yield "epoch_chinchilla", "C<=1e21", "chinchilla", d[c <= 1e21], d[c > 1e21]
     if "gadre" in names:
         d = pd.read_csv(root / "gadre_overtraining" / "losses.csv").rename(
             columns={"params": "N", "tokens": "D", "loss": "y"})
         groups = list(d.groupby(["train_dataset", "eval_set"], sort=True))
         for (corpus, ev), g in (groups[:2] if quick else groups):
-            yield "gadre_overtraining", f"{corpus}|{ev}", g[g["N"] <= 411_616_256], g[g["N"] > 411_616_256]
+            yield "gadre_overtraining", f"{corpus}|{ev}", "chinchilla", g[g["N"] <= 411_616_256], g[g["N"] > 411_616_256]
     if "porian" in names:
         d = pd.read_csv(root / "porian_isoflops" / "isoflop_points.csv").rename(
             columns={"params": "N", "tokens": "D", "loss": "y"})
         for key, g in d.groupby(PORIAN_KEYS, sort=True):
-            yield "porian_isoflops", "|".join(map(str, key)), g[g["flops"] <= 1.6e18], g[g["flops"] > 1.6e18]
+            yield "porian_isoflops", "|".join(map(str, key)), "chinchilla", g[g["flops"] <= 1.6e18], g[g["flops"] > 1.6e18]
     if "muennighoff" in names:
         d = pd.read_csv(root / "muennighoff_data_constrained" / "c4_final_val_loss.csv").rename(
-            columns={"params": "N", "tokens": "D", "val_loss": "y"})
-        yield "muennighoff_data_constrained", "epochs<=4", d[d["epochs"] <= 4], d[d["epochs"] > 4]
+            columns={"params": "N", "tokens": "D", "unique_tokens": "U", "val_loss": "y"})
+        for law in ("chinchilla", "data_constrained"):  # the wrong law (no repetition), then the right one
+            name = "muennighoff_data_constrained" + ("" if law == "chinchilla" else f" [{law}]")
+            yield name, "epochs<=4", law, d[d["epochs"] <= 4], d[d["epochs"] > 4]
 
 
 def score(fit, test: pd.DataFrame, discrepancy: Any, seed: int) -> pd.DataFrame:
     """Per held-out run: PIT of y under the new-observation draws, lpd, log error of the median."""
-    x = {"N": test["N"].to_numpy(float), "D": test["D"].to_numpy(float)}
+    x = {k: test[k].to_numpy(float) for k in fit.law.inputs}
     fc = fit.forecast(x=x, discrepancy=discrepancy, seed=seed)
     y = test["y"].to_numpy(float)
     obs, exp_ = fc.observed, fc.expected
@@ -124,10 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ["gadre"] if a.quick else a.data
     sampling = dict(draws=200, tune=200, chains=2) if a.quick else {}  # otherwise the package's defaults
     parts, t0 = [], time.perf_counter()
-    for ds, curve, train, test in splits(names, a.quick):
+    for ds, curve, law, train, test in splits(names, a.quick):
         t = time.perf_counter()
-        fit = bs.fit(train[["N", "D", "y"]], law="chinchilla", x=["N", "D"], y="y", seed=a.seed, progressbar=False,
-                     **sampling)
+        inputs = list(bs.get_law(law).inputs)
+        fit = bs.fit(train[[*inputs, "y"]], law=law, x=inputs, y="y", seed=a.seed, progressbar=False, **sampling)
         ok = fit.diagnostics().ok
         for when, disc in (("before", "off"), ("after", "default"), ("autocorrelation", AUTOCORRELATION)):
             s = score(fit, test, disc, a.seed)
