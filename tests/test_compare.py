@@ -526,3 +526,27 @@ def test_compare_where_errors_name_the_fix(tmp_path, capsys):
     ds = bs.load_data(p, x="x", y="y")
     with pytest.raises(bs.DataError, match="already a Dataset"):
         bs.compare(ds, laws=["power_law", "power_law_offset"], where={"split": "fit"})
+
+
+def test_dataset_for_inputs_keeps_the_observations():
+    df = bs.simulate(law="data_constrained", seed=0)
+    ds = bs.load_data(df, x=["N", "D", "U"], y="y", inputs=("N", "D", "U"))
+    two = ds.for_inputs(("N", "D"))
+    assert list(two.inputs) == ["N", "D"] and two.n == ds.n and np.array_equal(two.y, ds.y)
+    assert two.columns == {"N": "N", "D": "D", "y": "y"} and two.rows == ds.rows
+    with pytest.raises(bs.DataError, match="no input x"):
+        ds.for_inputs(("x",))
+
+
+def test_laws_of_nested_inputs_compare_on_the_same_points():
+    """chinchilla (N, D) against data_constrained (N, D, U): each fitted to its own inputs of one dataset."""
+    df = bs.simulate(law="data_constrained", noise=0.01, seed=2)
+    c = bs.compare(df, laws=["chinchilla", "data_constrained"], x=["N", "D", "U"], y="y", progress=False,
+                   max_refits=0, **SMALL)
+    assert list(c.fits["chinchilla"].data.inputs) == ["N", "D"]
+    assert list(c.fits["data_constrained"].data.inputs) == ["N", "D", "U"]
+    assert c.fits["chinchilla"].data.n == c.fits["data_constrained"].data.n == len(df)
+    assert set(c.lfo) == {"chinchilla", "data_constrained"}
+    assert len(c.lfo["chinchilla"].lpd) == len(c.lfo["data_constrained"].lpd)  # one split, on N
+    # repeats up to 64 epochs: the law that discounts them fits far better
+    assert c.table.index[0] == "data_constrained" and c.verdict is None

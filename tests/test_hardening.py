@@ -132,7 +132,7 @@ CASES_COMPARE_REPORT = [
     (CMP_ND + ["--target", "1e10"], ["chinchilla", "--target-input N=VALUE,D=VALUE"]),
     (CMP_ND + ["--target-input", "N=1e10"], ["'N=1e10'", "N=VALUE,D=VALUE"]),
     (CMP + ["--laws", "power_law_offset,nosuchlaw"], ["unknown law 'nosuchlaw'", "choose one of"]),
-    (CMP + ["--laws", "bnsl1,chinchilla"], ["different inputs", "bnsl1 has x", "chinchilla has N, D"]),
+    (CMP + ["--laws", "bnsl1,chinchilla"], ["inputs include every other's", "bnsl1 has x", "chinchilla has N, D"]),
     (["report", "{d}/fit.nc", "-o", "{d}/r.pdf"], ["r.pdf", "not '.pdf'", "r.html", "--format html"]),
     (["report", "{d}/fit.nc", "-o", "{d}/r.html", "--refits", "-1"], ["--refits '-1'", "integer >= 0"]),
     (["report", "{d}/fit.nc", "-o", "{d}/r.html", "--prob", "0"], ["probability '0'", "between 0 and 1"]),
@@ -173,8 +173,10 @@ def test_python_compare_checks_before_fitting(files):
         bs.compare(data, laws=["power_law", "power_law_offset"], x="x", lfo_k=12)
     with pytest.raises(bs.FitError, match=r"max_refits=-1: .*integer >= 0"):
         bs.compare(data, laws=["power_law", "power_law_offset"], x="x", max_refits=-1)
-    with pytest.raises(bs.LawError, match="different inputs"):
+    with pytest.raises(bs.LawError, match="one law's inputs include every other's"):
         bs.compare(data, laws=["power_law", "chinchilla"], x="x")
+    with pytest.raises(bs.LawError, match="chinchilla has N, D; kaplan has N, D; power_law has x"):
+        bs.compare(data, laws=["chinchilla", "kaplan", "power_law"], x="x")
 
 
 def test_every_command_shows_an_example():

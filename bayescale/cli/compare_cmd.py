@@ -67,12 +67,14 @@ def register(sub) -> None:
                                    "whether a break is supported.", epilog=_EXAMPLES)
     p.add_argument("data", help="CSV file with a header row")
     p.add_argument("--x", nargs="+", required=True, metavar="COL",
-                   help="scale column(s), one per law input in order (e.g. --x params tokens)")
+                   help="scale column(s), one per law input in order (e.g. --x params tokens); for laws of nested inputs, "
+                        "those of the law with the most (--x params tokens unique_tokens for chinchilla and "
+                        "data_constrained)")
     p.add_argument("--y", required=True, metavar="COL", help="metric column")
     p.add_argument("--where", nargs="+", action="extend", default=[], metavar="COL=VALUE",
                    help="use only rows whose column equals the value (e.g. --where split=fit); reported")
     p.add_argument("--laws", default="power_law_offset,bnsl1",
-                   help="comma-separated law names, all of the same inputs (default power_law_offset,bnsl1)")
+                   help="comma-separated law names whose inputs nest in one law's (default power_law_offset,bnsl1)")
     p.add_argument("--baseline", default=BASELINE, help=f"unbroken law for the verdict (default {BASELINE})")
     p.add_argument("--lfo-k", type=integer("--lfo-k", 1), default=None, metavar="K",
                    help="distinct scales held out by leave-future-out, the largest K (>= 1; default "

@@ -125,20 +125,22 @@ def compare(
         raise FitError(f"verdict interval probability must be in (0, 1), got {prob!r}")
     max_refits = check_max_refits(max_refits)
     inputs = {nm: tuple(get_law(nm).inputs) for nm in todo} | {nm: tuple(f.law.inputs) for nm, f in got.items()}
-    if len(set(inputs.values())) > 1:
-        raise LawError("laws of different inputs cannot be compared on one dataset: "
+    # laws of fewer inputs are compared on the widest law's data, each fitted to its own inputs: the same
+    # observations, so the same LOO points; leave-future-out splits on the first input, which they share
+    widest = max(inputs.values(), key=len)
+    if any(not set(v) <= set(widest) or v[0] != widest[0] for v in inputs.values()):
+        raise LawError("laws can be compared on one dataset when one law's inputs include every other's and all "
+                       "start with the same input (chinchilla's N, D within data_constrained's N, D, U): "
                        + "; ".join(f"{nm} has {', '.join(v)}" for nm, v in inputs.items()))
     say = reporter(progress)
     if todo:
-        first = get_law(todo[0])
         lik = get_likelihood(fit_kwargs.get("likelihood", "lognormal"))
         if where and isinstance(data, Dataset):
             raise DataError("where= selects rows of a CSV file or DataFrame; this data is already a Dataset")
         ds = data if isinstance(data, Dataset) else load_data(
-            data, x=list(first.inputs) if x is None else x, y=y, inputs=first.inputs, positive_y=lik.positive_y,
-            where=where)
+            data, x=list(widest) if x is None else x, y=y, inputs=widest, positive_y=lik.positive_y, where=where)
     else:
-        ds = next(iter(got.values())).data
+        ds = max((f.data for f in got.values()), key=lambda d: len(d.inputs))
     if lfo:
         lfo_split(ds, lfo_k)  # a bad lfo_k fails here, before any fit
     if todo:
@@ -147,7 +149,7 @@ def compare(
         progressbar = kw.pop("progressbar", False)
         for i, nm in enumerate(todo, start=1):
             say(f"fitting {nm} ({i}/{len(todo)})...")
-            got[nm] = fit_law(ds, law=get_law(nm), progressbar=progressbar, **kw)
+            got[nm] = fit_law(ds.for_inputs(inputs[nm]), law=get_law(nm), progressbar=progressbar, **kw)
     ys = {nm: f.data.y for nm, f in got.items()}
     ref = next(iter(ys.values()))
     if any(v.shape != ref.shape or not np.allclose(v, ref) for v in ys.values()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -71,6 +71,15 @@ class Dataset:
                        columns=self.columns, source=self.source,
                        rows=tuple(self.rows[i] for i in idx) if self.rows else (),
                        trials=None if self.trials is None else np.asarray(self.trials)[idx])
+
+    def for_inputs(self, names: Sequence[str]) -> "Dataset":
+        """The same observations with only the named inputs (a law of fewer inputs, compared on these data)."""
+        missing = [k for k in names if k not in self.inputs]
+        if missing:
+            raise DataError(f"the data have no input {', '.join(missing)}; they have {', '.join(self.inputs)}")
+        keep = {k: self.inputs[k] for k in names}
+        return replace(self, inputs=keep,
+                                   columns={k: v for k, v in self.columns.items() if k in keep or k not in self.inputs})
 
     def row_label(self, i: int) -> str:
         """Where observation ``i`` came from (``"line 7"``), or ``"observation i"`` when unknown."""
