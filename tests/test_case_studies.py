@@ -17,6 +17,7 @@ STUDIES = {
     "porian_isoflops": ("porian_isoflops", ["isoflops.png", "results.md", "results.json"]),
     "intervals": ("revisiting_nsl", ["interval_parts.png", "results.md", "results.json"]),
     "downstream": ("pythia_evals", ["downstream.png", "results.md", "results.json"]),
+    "repeated_data": ("muennighoff_data_constrained", ["repeated.png", "results.md", "results.json"]),
 }
 
 
@@ -45,6 +46,13 @@ def test_case_study_quick(study, tmp_path):
         assert parts[0]["sd_log"]["extrapolation"] == 0  # the largest fitted scale: inside the range
         assert parts[2]["sd_log"]["extrapolation"] > parts[1]["sd_log"]["extrapolation"] > 0
         assert set(res["held_out_inside_90"]) >= {"parameters only", "all three (new run, default)"}
+    elif study == "repeated_data":
+        assert set(res["compare"]) == {"chinchilla", "data_constrained"}
+        for law, r in res["forecast"].items():
+            assert 0 <= r["coverage90_new_obs"] <= 1 and r["rmsle_median"] > 0
+            assert sum(b["runs"] for b in r["by_epochs"]) == 199  # every run of more than 4 epochs
+        out_dc = [b["decades_out"] for b in res["forecast"]["data_constrained"]["by_epochs"]]
+        assert out_dc == sorted(out_dc) and out_dc[-1] > 2  # counted in epochs beyond the fitted 4
     elif study == "downstream":
         assert set(res["tasks"]) == {"arc_easy", "lambada_openai"} and res["targets"] == [6.9e9, 12e9]
         for t in res["tasks"].values():
