@@ -150,3 +150,19 @@ def test_verdict_names_the_failed_refit_and_its_problems():
                    "(R-hat up to 1.030 (log-likelihood of each point scored) > 1.01)"]
     loos["bnsl1"] = replace(loos["bnsl1"], refit_diagnostics={})  # no record of which: still said
     assert "bnsl1: an exact LOO refit failed its diagnostics" in cmp.verdict_from(fits, loos).warnings
+
+
+def test_a_multi_break_law_reduces_to_fewer_breaks_not_to_the_unbroken_law():
+    """bnsl3 with one break at its prior and two located is a 2-break law: the message says so and names bnsl2."""
+    fit = fake_fit("bnsl3", _df(), draws=400)
+    rng = np.random.default_rng(2)
+    n = 2 * 400
+    located = _with_posterior(fit, d2=np.exp(rng.normal(np.log(3e4), 0.05, n)), f2=np.exp(rng.normal(np.log(0.2), 0.1, n)),
+                              d3=np.exp(rng.normal(np.log(8e4), 0.05, n)), f3=np.exp(rng.normal(np.log(0.2), 0.1, n)),
+                              d1=np.exp(rng.uniform(np.log(100), np.log(3e4), n)))
+    assert [b["break"] for b in located.unidentified_breaks] == [1]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print_breaks_not_identified(located)
+    text = out.getvalue()
+    assert "reduces to a law with 2 breaks" in text and "--laws bnsl2,bnsl3" in text and "unbroken" not in text

@@ -202,7 +202,8 @@ class Fit:
     @cached_property
     def unidentified_breaks(self) -> list[dict[str, Any]]:
         """Breaks whose position and sharpness are still at their priors: the data show no break there,
-        and the law reduces to the unbroken one (:mod:`bayescale.inference.identify`)."""
+        and the law reduces to one with fewer breaks, the unbroken one when none is identified
+        (:mod:`bayescale.inference.identify`)."""
         return unidentified_breaks(self)
 
     @cached_property

@@ -54,12 +54,17 @@ def print_fit(fit, forecast=None, *, prob: float = 0.9) -> None:
 
 def print_breaks_not_identified(fit) -> None:
     """Say so when a break's position and sharpness are at their priors (no break in the data)."""
-    for b in fit.unidentified_breaks:
+    gone = fit.unidentified_breaks
+    left = len(fit.law.break_positions) - len(gone)
+    # a 3-break law with one break the data do not show is a 2-break law, not the unbroken one
+    simpler = "power_law_offset" if left == 0 else f"bnsl{left}" if fit.law.name.startswith("bnsl") else None
+    reduces = "the unbroken law" if left == 0 else f"a law with {left} break{'s' if left > 1 else ''}"
+    for b in gone:
         print(f"break {b['break']} is not identified: its position {b['position']} and sharpness {b['sharpness']} "
               f"are as uncertain as their priors (sd ratios {b['position_sd_ratio']:.2f}, "
-              f"{b['sharpness_sd_ratio']:.2f}), so the data show no break there and {fit.law.name} reduces to the "
-              "unbroken law; its R-hat and ESS for these parameters measure the prior, not the data. "
-              "Compare with power_law_offset: bayescale compare DATA --laws power_law_offset," + fit.law.name)
+              f"{b['sharpness_sd_ratio']:.2f}), so the data show no break there and {fit.law.name} reduces to "
+              f"{reduces}; its R-hat and ESS for these parameters measure the prior, not the data."
+              + (f" Compare with {simpler}: bayescale compare DATA --laws {simpler},{fit.law.name}" if simpler else ""))
 
 
 def print_influential(rows, lead: str = "") -> None:
