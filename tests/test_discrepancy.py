@@ -147,3 +147,9 @@ def test_a_declared_distance_counts_towards_the_horizon():
     assert plain.along == () and with_epochs.along == ("epochs = D / U",)  # the forecast table names it
     np.testing.assert_allclose(with_epochs.horizon, [0.0, 1.0])  # 40 epochs against at most 4 fitted
     assert with_epochs.parts["extrapolation"][0] == 0 < with_epochs.parts["extrapolation"][1]
+    # each row also says how far along each input and distance (the "per input")
+    t = with_epochs.table()
+    np.testing.assert_allclose(t[["horizon_N", "horizon_D", "horizon_U", "horizon_epochs"]].to_numpy(),
+                               [[0, 0, 0, 0], [0, 0, 0, 1]], atol=1e-12)
+    assert with_epochs.to_records()[1]["horizon_by"] == pytest.approx({"N": 0, "D": 0, "U": 0, "epochs": 1})
+    assert "horizon_N" in plain.table() and "horizon_epochs" not in plain.table()

@@ -64,6 +64,9 @@ class Forecast:
         The extrapolation uncertainty used.
     along : tuple of str
         The law's declared distance scales the horizon is also measured along, as ``"epochs = D / U"``.
+    horizons : dict of str to ndarray, shape (m,), optional
+        Decades beyond the fitted range along each input and declared distance separately (``horizon`` is
+        their largest).
     """
 
     inputs: Mapping[str, np.ndarray] = field(hash=False)
@@ -76,6 +79,7 @@ class Forecast:
     discrepancy: Discrepancy = OFF
     scale: str = "log"
     along: tuple[str, ...] = ()
+    horizons: Mapping[str, np.ndarray] | None = field(default=None, hash=False)
 
     def _q(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = (1 - self.prob) / 2, 1 - (1 - self.prob) / 2
@@ -93,6 +97,9 @@ class Forecast:
         df["prob"] = self.prob
         if self.horizon is not None:
             df["horizon"] = self.horizon
+        if self.horizons and len(self.horizons) > 1:  # one input: the horizon itself
+            for k, v in self.horizons.items():
+                df[f"horizon_{k}"] = v
         for k, v in (self.parts or {}).items():
             df[f"sd_{k}"] = v
         df.attrs["reliable"] = self.reliable
@@ -101,7 +108,8 @@ class Forecast:
 
     def to_records(self) -> list[dict[str, Any]]:
         """JSON-ready records: ``x`` (or one key per input), ``median``, ``lower``, ``upper``, ``prob``,
-        ``observation`` with the interval of a new observation, ``horizon`` (decades beyond the data)
+        ``observation`` with the interval of a new observation, ``horizon`` (decades beyond the data;
+        ``horizon_by`` along each input and declared distance when there are several)
         and ``sd_log`` (the parts of the interval, on the scale named by ``sd_scale``: log, or logit for
         metrics in [0, 1])."""
         t = self.table()
@@ -119,6 +127,8 @@ class Forecast:
                        reliable=self.reliable)
             if "horizon" in r:
                 rec["horizon"] = float(r["horizon"])
+            if self.horizons and len(self.horizons) > 1:
+                rec["horizon_by"] = {k: float(r[f"horizon_{k}"]) for k in self.horizons}
             if self.parts:
                 rec["sd_log"] = {k: float(r[f"sd_{k}"]) for k in self.parts}
                 rec["sd_scale"] = self.scale
@@ -161,7 +171,9 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     noise (identity scale) there is no discrepancy.
     """
     dist = distances or {}
-    h = horizon(with_distances(fitted, dist), with_distances(inputs, dist))
+    sf, st = with_distances(fitted, dist), with_distances(inputs, dist)
+    per = {k: horizon({k: sf[k]}, {k: st[k]}) for k in st}
+    h = horizon(sf, st)
     mu = likelihood.clip_mean(mu)
     sd_param, sd_noise, base = own_sd(likelihood, mu, noise)
     shifts = likelihood.scale != "identity"
@@ -174,4 +186,4 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     parts = {"parameters": sd_param, "noise": sd_noise, "extrapolation": tau}
     return Forecast(inputs=inputs, expected=expected, observed=observed, prob=prob, reliable=reliable, horizon=h,
                     parts=parts, discrepancy=discrepancy if shifts else OFF, scale=likelihood.scale,
-                    along=tuple(f"{k} = {f.text}" for k, f in dist.items()))
+                    along=tuple(f"{k} = {f.text}" for k, f in dist.items()), horizons=per)
