@@ -257,12 +257,32 @@ def resumed_sims(path: Path, meta_path: Path, meta: Mapping[str, Any]) -> set[in
     old = json.loads(meta_path.read_text())
     keys = ("design", "reference_stats", "priors", "params")
     same = {k: old.get(k) == json.loads(json.dumps(meta[k])) for k in keys}
-    strip = lambda st: {k: v for k, v in (st or {}).items() if k != "resume"}  # noqa: E731
+    strip = lambda st: {k: v for k, v in (st or {}).items() if k not in ("resume", "first")}  # noqa: E731
     same["settings"] = strip(old.get("settings")) == strip(json.loads(json.dumps(meta["settings"])))
     if not all(same.values()):
         raise SystemExit(f"--resume: {path} was made with other {', '.join(k for k, v in same.items() if not v)}; "
                          "use another --out")
     return {int(s) for s in pd.read_csv(path)["sim"]}
+
+
+def join_ranks(out: Path, other: Path, law: str) -> int:
+    """Append to ``out``'s ranks file of ``law`` the simulations of ``other``'s that it lacks; the number added.
+
+    Both runs must share design, priors and settings (:func:`resumed_sims` checks, as for ``--resume``), so
+    the joined file is one experiment run by two processes (``--first``)."""
+    import pandas as pd
+
+    src, dst = Path(other) / f"ranks_{law}.csv", Path(out) / f"ranks_{law}.csv"
+    if not src.exists():
+        return 0
+    meta = json.loads((Path(other) / f"meta_{law}.json").read_text())
+    have = resumed_sims(dst, Path(out) / f"meta_{law}.json", meta)
+    new = pd.read_csv(src)
+    new = new[~new["sim"].isin(have)]
+    if dst.exists():
+        new = pd.concat([pd.read_csv(dst), new], ignore_index=True)
+    new.sort_values("sim").to_csv(dst, index=False)
+    return int(len(new) - len(have))
 
 
 def run_law(task: tuple) -> dict[str, Any]:
@@ -296,7 +316,7 @@ def run_law(task: tuple) -> dict[str, Any]:
         w = csv.DictWriter(fh, fieldnames=_fieldnames(names))
         if not done:
             w.writeheader()
-        for s in range(n_sims):
+        for s in range(int(settings.get("first", 0)), n_sims):
             if s in done:
                 continue
             rng = np.random.default_rng([zlib.crc32(law_name.encode()), s])
@@ -505,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--summarize", action="store_true", help="only summarise saved ranks in --out")
     ap.add_argument("--resume", action="store_true",
                     help="continue the ranks files in --out: skip the simulations they hold (same seeds), append the rest")
+    ap.add_argument("--first", type=int, default=0,
+                    help="start at this simulation: a second process takes the later simulations of a slow law "
+                         "into another --out (same seeds), joined afterwards with --join")
+    ap.add_argument("--join", type=Path, default=None, metavar="DIR",
+                    help="append to the ranks files in --out the simulations of DIR's (same design, priors and "
+                         "settings) that they lack, then summarise")
     ap.add_argument("--coverage", action="store_true", help="held-out coverage on real data")
     ap.add_argument("--readme", type=Path, default=None, help="write the results block into this file")
     a = ap.parse_args(argv)
@@ -530,7 +556,12 @@ def main(argv: list[str] | None = None) -> int:
         settings, laws, n = (DEFAULTS if a.defaults else FULL), list(a.laws or [law.name for law in bs.list_laws()]), a.n
     if a.resume:
         settings = {**settings, "resume": True}
-    if not a.summarize:
+    if a.first:
+        settings = {**settings, "first": a.first}
+    if a.join:
+        for law in laws:
+            join_ranks(a.out, a.join, law)
+    elif not a.summarize:
         # costliest laws first so the pool stays busy to the end
         laws_run = sorted(laws, key=lambda l: -len(bs.get_law(l).sampled))
         t = time.time()

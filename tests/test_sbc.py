@@ -120,3 +120,28 @@ def test_resume_skips_the_simulations_already_saved_and_refuses_another_design(t
     pd.testing.assert_frame_equal(both.loc[:1, cols], first[cols])
     with pytest.raises(SystemExit, match="other settings"):
         sbc.run_law(("power_law", 4, {**settings, "draws": 61}, str(tmp_path)))
+
+
+def test_a_second_process_takes_later_simulations_and_joins_them(tmp_path):
+    """``--first 2`` in another --out runs simulation 2 with its own seed, and ``--join`` appends it: the joined
+    file holds 0, 1, 2 once each, with the truths a single run draws."""
+    sbc = _sbc()
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    sbc.run_law(("power_law", 2, sbc.QUICK, str(a)))
+    sbc.run_law(("power_law", 3, {**sbc.QUICK, "first": 2}, str(b)))
+    assert list(pd.read_csv(b / "ranks_power_law.csv")["sim"]) == [2]
+    assert sbc.join_ranks(a, b, "power_law") == 1 and sbc.join_ranks(a, b, "power_law") == 0
+    joined = pd.read_csv(a / "ranks_power_law.csv")
+    assert list(joined["sim"]) == [0, 1, 2]
+    single = tmp_path / "single"
+    single.mkdir()
+    rng = np.random.default_rng([sbc.zlib.crc32(b"power_law"), 2])  # the seed of simulation 2 in any run
+    law = bs.get_law("power_law")
+    theta, _, _ = sbc.simulate_one(law, sbc.design(law), sbc.fixed_priors(law, sbc.reference_stats(law, sbc.design(law))), rng)
+    assert joined.loc[2, "true_alpha"] == pytest.approx(theta["alpha"])
+    with pytest.raises(SystemExit, match="other settings"):  # another experiment is not joined
+        c = tmp_path / "c"
+        c.mkdir()
+        sbc.run_law(("power_law", 3, {**sbc.QUICK, "first": 2, "draws": 61}, str(c)))
+        sbc.join_ranks(a, c, "power_law")
