@@ -55,7 +55,6 @@ from ..predictive import check_prob, expected_draws, target_inputs
 from ..spec.data import Dataset
 from ..spec.discrepancy import antithetic_normal, horizon
 from ..spec.formula import parse
-from ..spec.roles import with_distances
 
 __all__ = ["Design", "design", "cost_of", "K_MAX", "OUTCOMES"]
 
@@ -274,7 +273,7 @@ def design(fit, *, target: Any, candidates: Any, cost: Any = None, prob: float =
     disc = fit.discrepancy()
     post = _Posterior(fit, tgt, seed, float(prob))
     dist = law.distances
-    h0 = float(horizon(with_distances(fit.data.inputs, dist), with_distances(tgt, dist))[0])
+    h0 = float(horizon(fit.data.inputs, tgt, dist)[0])
     uniform = np.full((1, post.S), 1.0 / post.S)
     w0, wo0 = (float(v[0]) for v in post.widths(uniform, h0, disc))
     J = int(outcomes)
@@ -283,7 +282,7 @@ def design(fit, *, target: Any, candidates: Any, cost: Any = None, prob: float =
     for i in range(mu_c.shape[1]):
         point = {k: float(v[i]) for k, v in cands.items()}
         fitted = {k: np.append(fit.data.inputs[k], point[k]) for k in law.inputs}
-        h1 = float(horizon(with_distances(fitted, dist), with_distances(tgt, dist))[0])
+        h1 = float(horizon(fitted, tgt, dist)[0])
         rng = np.random.default_rng(None if seed is None else [int(seed), 0xDE51])
         pick = rng.choice(post.S, J, replace=J > post.S)
         y = post.lik.draw(mu_c[pick, i][:, None], {k: v[pick] for k, v in post.noise.items()}, rng)[:, 0]

@@ -30,10 +30,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon, residual_autocorrelation
+from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizons, residual_autocorrelation
 from ..spec.formula import Formula
 from ..spec.likelihoods import Likelihood
-from ..spec.roles import with_distances
 
 __all__ = ["Forecast", "forecast_draws", "own_sd"]
 
@@ -171,9 +170,8 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     noise (identity scale) there is no discrepancy.
     """
     dist = distances or {}
-    sf, st = with_distances(fitted, dist), with_distances(inputs, dist)
-    per = {k: horizon({k: sf[k]}, {k: st[k]}) for k in st}
-    h = horizon(sf, st)
+    per = horizons(fitted, inputs, dist)
+    h = np.max(np.stack(list(per.values())), axis=0)  # what horizon() returns, from the same per-scale values
     mu = likelihood.clip_mean(mu)
     sd_param, sd_noise, base = own_sd(likelihood, mu, noise)
     shifts = likelihood.scale != "identity"

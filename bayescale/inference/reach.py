@@ -52,7 +52,6 @@ import pandas as pd
 from ..errors import DataError, FitError
 from ..predictive import check_prob, expected_draws
 from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizon
-from ..spec.roles import with_distances
 from .allocation import allocate_draws
 
 __all__ = ["Reach", "reach"]
@@ -204,8 +203,7 @@ class _Path:
         # a scale without a value (no optimum in any draw) counts as inside the data, as it adds no distance
         xin = {k: np.where(np.isfinite(v), v, 0.0) for k, v in xin.items()}
         with np.errstate(divide="ignore"):
-            dist = self.fit.law.distances
-            return horizon(with_distances(self.fit.data.inputs, dist), with_distances(xin, dist))
+            return horizon(self.fit.data.inputs, xin, self.fit.law.distances)
 
     def _ratio_inputs(self, u: np.ndarray) -> dict[str, np.ndarray]:
         n = np.exp((u - np.log(self.k * self.ratio)) / 2)

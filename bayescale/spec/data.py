@@ -79,7 +79,7 @@ class Dataset:
             raise DataError(f"the data have no input {', '.join(missing)}; they have {', '.join(self.inputs)}")
         keep = {k: self.inputs[k] for k in names}
         return replace(self, inputs=keep,
-                                   columns={k: v for k, v in self.columns.items() if k in keep or k not in self.inputs})
+                       columns={k: v for k, v in self.columns.items() if k in keep or k not in self.inputs})
 
     def row_label(self, i: int) -> str:
         """Where observation ``i`` came from (``"line 7"``), or ``"observation i"`` when unknown."""

@@ -55,8 +55,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import FitError
+from .formula import Formula
+from .roles import with_distances
 
-__all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon", "antithetic_normal",
+__all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon", "horizons",
+           "antithetic_normal",
            "residual_autocorrelation", "autocorrelation_factor", "RHO_MAX"]
 
 #: How the sd scales: ``absolute`` (sd of log y itself) or ``relative`` (a multiple of the forecast's own sd).
@@ -196,14 +199,20 @@ def antithetic_normal(seed: int | None, shape: tuple[int, ...], *stream: int) ->
     return np.concatenate([half, -half])[:n]
 
 
-def horizon(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Decades beyond the fitted range per target: the largest over inputs of ``log10(x / max fitted x)``,
-    and 0 for a target inside the fitted range of every input."""
-    h = np.zeros(len(next(iter(targets.values()))))
-    for k, v in targets.items():
-        top = float(np.max(np.asarray(fitted[k], dtype=float)))
-        h = np.maximum(h, np.log10(np.asarray(v, dtype=float) / top))
-    return np.clip(h, 0.0, None)
+def horizons(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
+             distances: Mapping[str, Formula] | None = None) -> dict[str, np.ndarray]:
+    """Decades beyond the fitted range per target along each input, ``max(0, log10(x / max fitted x))``, and
+    along each of a law's declared ``distances`` (scales computed from the inputs, such as epochs = D / U:
+    :mod:`bayescale.spec.roles`)."""
+    sf, st = with_distances(fitted, distances or {}), with_distances(targets, distances or {})
+    return {k: np.clip(np.log10(v / float(np.max(sf[k]))), 0.0, None) for k, v in st.items()}
+
+
+def horizon(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
+            distances: Mapping[str, Formula] | None = None) -> np.ndarray:
+    """Decades beyond the fitted range per target: the largest of :func:`horizons`, 0 for a target inside
+    the fitted range of every input and distance."""
+    return np.max(np.stack(list(horizons(fitted, targets, distances).values())), axis=0)
 
 
 def autocorrelation_factor(rho: float) -> float:
