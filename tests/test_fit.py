@@ -251,11 +251,32 @@ def test_ess_rerun_that_meets_divergences_gets_the_divergence_remedy(monkeypatch
     f = bs.fit(df, law="sigmoid_floor", x="x", y="y", likelihood="logitnormal", floor=0.25, draws=500, tune=500,
                chains=2, cores=1, seed=2, progressbar=False)
     more = calls[1][2]
-    assert more > 500 and calls == [(0.9, "diag", 500), (0.9, "diag", more), (0.99, "draw_diag", more)]
+    assert more > 500 and calls[:3] == [(0.9, "diag", 500), (0.9, "diag", more), (0.99, "draw_diag", more)]
     assert "ESS" in f.settings["remedy"] and "2 divergences there, so refitted with target_accept=0.99" in \
         f.settings["remedy"]
-    assert f.settings["target_accept"] == 0.99 and f.settings["draws"] == more
-    assert f.tree["posterior"].sizes["draw"] == more and f.diagnostics().divergences == 0
+    # here the remedied longer run (1400 draws) still falls short of the ESS: the second rung runs at the cap,
+    # keeping the remedy's settings
+    assert calls[3:] == [(0.99, "draw_diag", 2000)] and "with 1400 draws; sampled again with 2000" in \
+        f.settings["remedy"]
+    assert f.settings["target_accept"] == 0.99 and f.settings["draws"] == calls[-1][2]
+    assert f.tree["posterior"].sizes["draw"] == calls[-1][2] and f.diagnostics().divergences == 0
+
+
+def test_ess_remedy_second_rung_runs_once_at_the_cap_and_only_for_mild_failures():
+    from bayescale.inference.fit import ESS_REMEDY_MAX_FACTOR, _at_cap
+    from bayescale.inference.results import Diagnostics
+
+    def diag(rhat=1.012, ess=500.0, div=0, ok=False):
+        return Diagnostics(divergences=div, max_rhat=rhat, min_ess_bulk=ess, min_ess_tail=ess, chains=4,
+                           draws=2000, ok=ok, problems=("x",))
+
+    cap = ESS_REMEDY_MAX_FACTOR * 1000
+    assert _at_cap(diag(), 1000, 2000) == cap, "a longer run short of the cap that still fails mildly"
+    assert _at_cap(diag(ess=100.0), 1000, 2400) == cap
+    assert _at_cap(diag(), 1000, cap) is None, "once at the cap, no more"
+    assert _at_cap(diag(ok=True), 1000, 2000) is None
+    assert _at_cap(diag(div=1), 1000, 2000) is None
+    assert _at_cap(diag(rhat=1.2), 1000, 2000) is None, "chains that disagree are not cured by more draws"
 
 
 def _diverging(real, calls: list, *, runs: int):
