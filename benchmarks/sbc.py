@@ -257,7 +257,7 @@ def resumed_sims(path: Path, meta_path: Path, meta: Mapping[str, Any]) -> set[in
     old = json.loads(meta_path.read_text())
     keys = ("design", "reference_stats", "priors", "params")
     same = {k: old.get(k) == json.loads(json.dumps(meta[k])) for k in keys}
-    strip = lambda st: {k: v for k, v in (st or {}).items() if k not in ("resume", "first")}  # noqa: E731
+    strip = lambda st: {k: v for k, v in (st or {}).items() if k not in ("resume", "first", "redo")}  # noqa: E731
     same["settings"] = strip(old.get("settings")) == strip(json.loads(json.dumps(meta["settings"])))
     if not all(same.values()):
         raise SystemExit(f"--resume: {path} was made with other {', '.join(k for k, v in same.items() if not v)}; "
@@ -310,6 +310,13 @@ def run_law(task: tuple) -> dict[str, Any]:
             "reference_stats": stats, "priors": priors, "settings": settings, "params": names}
     meta_path = Path(out_dir) / f"meta_{law_name}.json"
     done = resumed_sims(path, meta_path, meta) if settings.get("resume") else set()
+    redo = done & {int(s) for s in settings.get("redo", ())}
+    if redo:  # --redo: these simulations' rows go, and are fitted again below with the same seeds
+        import pandas as pd
+
+        old = pd.read_csv(path)
+        old[~old["sim"].isin(redo)].to_csv(path, index=False)
+        done -= redo
     meta_path.write_text(json.dumps(meta, indent=1))
     t_law = time.time()
     with open(path, "a" if done else "w", newline="") as fh:
@@ -345,6 +352,10 @@ def run_law(task: tuple) -> dict[str, Any]:
             fh.flush()
             print(f"[sbc] {law_name} sim {s + 1}/{n_sims} {row['seconds']:.1f}s div={row.get('divergences')} "
                   f"ok={row.get('ok')}", file=sys.stderr, flush=True)
+    if redo:
+        import pandas as pd
+
+        pd.read_csv(path).sort_values("sim").to_csv(path, index=False)
     return {"law": law_name, "seconds": time.time() - t_law, "path": str(path)}
 
 
@@ -528,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first", type=int, default=0,
                     help="start at this simulation: a second process takes the later simulations of a slow law "
                          "into another --out (same seeds), joined afterwards with --join")
+    ap.add_argument("--redo", type=int, nargs="+", default=None, metavar="SIM",
+                    help="with --resume: fit these simulations again (same seeds) and replace their rows, e.g. the "
+                         "failing fits after a change to a remedy that acts only on failing fits")
     ap.add_argument("--join", type=Path, default=None, metavar="DIR",
                     help="append to the ranks files in --out the simulations of DIR's (same design, priors and "
                          "settings) that they lack, then summarise")
@@ -558,6 +572,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = {**settings, "resume": True}
     if a.first:
         settings = {**settings, "first": a.first}
+    if a.redo:
+        if not a.resume:
+            raise SystemExit("--redo replaces rows of an existing run: give --resume and its --out")
+        settings = {**settings, "redo": sorted(set(a.redo))}
     if a.join:
         for law in laws:
             join_ranks(a.out, a.join, law)
