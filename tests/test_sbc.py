@@ -145,3 +145,21 @@ def test_a_second_process_takes_later_simulations_and_joins_them(tmp_path):
         c.mkdir()
         sbc.run_law(("power_law", 3, {**sbc.QUICK, "first": 2, "draws": 61}, str(c)))
         sbc.join_ranks(a, c, "power_law")
+
+
+def test_redo_fits_the_named_simulations_again_in_place(tmp_path):
+    """``--redo 1`` (with ``--resume``) replaces simulation 1's row by a new fit with the same seed and keeps
+    the others: the file holds 0, 1, 2 once each, in order, and the refit reproduces the row (same code)."""
+    sbc = _sbc()
+    settings = {**sbc.QUICK, "resume": True}
+    sbc.run_law(("power_law", 3, settings, str(tmp_path)))
+    path = tmp_path / "ranks_power_law.csv"
+    before = pd.read_csv(path)
+    marked = before.copy()
+    marked.loc[1, "rank_alpha"] = -1  # stands for a row an older fitting code wrote
+    marked.to_csv(path, index=False)
+    sbc.run_law(("power_law", 3, {**settings, "redo": [1]}, str(tmp_path)))
+    after = pd.read_csv(path)
+    assert list(after["sim"]) == [0, 1, 2]
+    cols = [c for c in before.columns if c.startswith(("rank_", "true_"))]
+    pd.testing.assert_frame_equal(after[cols], before[cols])
