@@ -282,6 +282,9 @@ def join_ranks(out: Path, other: Path, law: str) -> int:
     if dst.exists():
         new = pd.concat([pd.read_csv(dst), new], ignore_index=True)
     new.sort_values("sim").to_csv(dst, index=False)
+    dst_meta = Path(out) / f"meta_{law}.json"
+    if not dst_meta.exists():  # joined into an empty folder: the experiment's design goes with its ranks
+        dst_meta.write_text(json.dumps(meta, indent=1))
     return int(len(new) - len(have))
 
 

@@ -140,6 +140,11 @@ def test_a_second_process_takes_later_simulations_and_joins_them(tmp_path):
     law = bs.get_law("power_law")
     theta, _, _ = sbc.simulate_one(law, sbc.design(law), sbc.fixed_priors(law, sbc.reference_stats(law, sbc.design(law))), rng)
     assert joined.loc[2, "true_alpha"] == pytest.approx(theta["alpha"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert sbc.join_ranks(empty, b, "power_law") == 1  # into an empty folder: ranks and their design
+    assert json.loads((empty / "meta_power_law.json").read_text())["design"] == \
+        json.loads((b / "meta_power_law.json").read_text())["design"]
     with pytest.raises(SystemExit, match="other settings"):  # another experiment is not joined
         c = tmp_path / "c"
         c.mkdir()
