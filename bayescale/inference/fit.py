@@ -28,7 +28,7 @@ from ..spec.resolve import check_prior_domains, resolve_priors
 from .config import INITS, SAMPLERS, SEED_MAX, FitConfig
 from .model import build_model, check_identifiable
 from .pooled import PooledFit, check_pooling, fit_pooled
-from .results import ESS_PER_CHAIN_MIN, Diagnostics, Fit, Forecast, n_divergences
+from .results import ESS_PER_CHAIN_MIN, RHAT_MAX, Diagnostics, Fit, Forecast, n_divergences
 from .sampling import COMPILE_CACHE, REMEDY_ADAPTATION, divergence_remedy, sample
 from .starts import start_points
 
@@ -302,9 +302,9 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     ran = draws
     while more is not None:
         last = out.diagnostics()  # its diagnostics, computed here, are kept with the fit returned
-        notes.append(f"ESS {min(last.min_ess_bulk, last.min_ess_tail):.0f} < {ESS_PER_CHAIN_MIN * chains} "
-                     f"(R-hat {last.max_rhat:.3f}) with {ran} draws; sampled again with {more} draws and "
-                     f"{max(tune, more)} tuning steps per chain")
+        notes.append(f"ESS {min(last.min_ess_bulk, last.min_ess_tail):.0f} (at least {ESS_PER_CHAIN_MIN * chains} "
+                     f"needed) and R-hat {last.max_rhat:.3f} (at most {RHAT_MAX}) with {ran} draws; sampled again "
+                     f"with {more} draws and {max(tune, more)} tuning steps per chain")
         run_tune = max(tune, more)
         tree = sample(model, target_accept=target_accept, **{**kw, "draws": more, "tune": run_tune})
         # The longer run may meet divergences the first did not (4-digit addition's flagship fit does: 0, then
