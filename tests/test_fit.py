@@ -364,3 +364,24 @@ def test_divergence_remedy_second_rung_in_a_fit(monkeypatch, pl_offset_df):
     assert calls == [(0.9, "diag"), (0.99, "draw_diag"), (0.999, "draw_diag")]
     assert f.settings["target_accept"] == 0.999 and f.settings["divergences_first_run"] == 1
     assert "1 divergences at target_accept=0.99; refitted with target_accept=0.999" in f.settings["remedy"]
+
+
+def test_a_fit_whose_chains_cannot_start_says_so_in_one_line(tmp_path, capsys):
+    """A prior far from the data (mu = 1e300) leaves no finite starting point: the sampler's failure becomes
+    one error line naming the likely cause, with no traceback and no PyTensor overflow warning."""
+    import warnings
+
+    df = bs.simulate(law="power_law_offset", x=np.logspace(2, 5, 10), noise=0.02, seed=1)
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rc = main(["fit", str(path), "--x", "x", "--y", "y", "--law", "power_law_offset",
+                   "--prior", "alpha=Normal(mu=1e300, sigma=1)", "--draws", "5", "--tune", "5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().startswith("error: the sampler could not start") and "prior" in err
+    assert not [w for w in seen if "overflow" in str(w.message)]
+    with pytest.raises(bs.FitError, match="could not start"):
+        bs.fit(df, law="power_law_offset", x="x", y="y", priors={"alpha": "Normal(mu=1e300, sigma=1)"},
+               draws=5, tune=5, chains=2, cores=1, progressbar=False)

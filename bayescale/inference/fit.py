@@ -329,7 +329,8 @@ def _at_cap(diag: Diagnostics, draws: int, ran: int) -> int | None:
     only its ESS or a mild R-hat (the same conditions as :func:`_more_draws`, no divergences) is sampled
     once more at the cap.  On bnsl3's SBC at the defaults, 9 of 21 failing fits ended the longer run with
     R-hat 1.010-1.021 and no divergence (chains that mix slowly, not stuck), five of them short of the cap;
-    at the cap four of the five passed (benchmarks/README.md, "The ESS remedy's second rung").  Fits that pass, or fail otherwise, are left exactly as before."""
+    at the cap four of the five passed (benchmarks/README.md, "The ESS remedy's second rung").  Fits that
+    pass, or fail otherwise, are left exactly as before."""
     cap = ESS_REMEDY_MAX_FACTOR * draws
     if ran >= cap or _more_draws(diag, draws) is None:
         return None

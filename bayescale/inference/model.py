@@ -74,7 +74,10 @@ def build_model(
     resolved = resolve_priors(law, likelihood, priors)
     be = pytensor_backend()
     stats = data_stats(data.inputs, data.y)
-    with pm.Model(coords={"obs": np.arange(data.n)}) as model:
+    # np.errstate: PyTensor tries each Python float as float32 first (autocast) and numpy warns "overflow
+    # encountered in cast" for a constant beyond float32's range (a prior's 1e300), though the constant then
+    # goes in as float64; the warning is PyTensor's probe, not a problem of the model.
+    with np.errstate(over="ignore"), pm.Model(coords={"obs": np.arange(data.n)}) as model:
         env: dict[str, Any] = {k: pm.Data(k, np.float64(v)) for k, v in stats.items()}
         inputs = {k: pm.Data(k, np.asarray(v, dtype=float), dims="obs") for k, v in data.inputs.items()}
         y_obs = pm.Data("y_obs", np.asarray(data.y, dtype=float), dims="obs")

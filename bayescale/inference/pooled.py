@@ -47,7 +47,7 @@ from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, fit_autocorrelation, forecast_draws
 from .results import Diagnostics, diagnose, n_divergences
-from .sampling import REMEDY_ADAPTATION, divergence_remedy
+from .sampling import REMEDY_ADAPTATION, divergence_remedy, nutpie_sample
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -88,7 +88,8 @@ def build_pooled_model(law: Law, ds: Dataset, group_index: np.ndarray, n_groups:
     be = pytensor_backend()
     stats = [data_stats({k: v[group_index == g] for k, v in ds.inputs.items()}, ds.y[group_index == g])
              for g in range(n_groups)]
-    with pm.Model(coords={"obs": np.arange(ds.n), "group": np.arange(n_groups)}) as model:
+    # np.errstate: PyTensor's float32 probe of each constant (see build_model)
+    with np.errstate(over="ignore"), pm.Model(coords={"obs": np.arange(ds.n), "group": np.arange(n_groups)}) as model:
         env: dict[str, Any] = {k: pm.Data(k, np.array([s[k] for s in stats]), dims="group") for k in stats[0]}
         gi = pm.Data("group_index", group_index.astype("int64"), dims="obs")
         inputs = {k: pm.Data(k, np.asarray(v, dtype=float), dims="obs") for k, v in ds.inputs.items()}
@@ -300,7 +301,7 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
     target_accept, remedy = config.target_accept, None
 
     def run(ta, adaptation="diag"):
-        return nutpie.sample(compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores,
+        return nutpie_sample(compiled, draws=config.draws, tune=config.tune, chains=config.chains, cores=cores,
                              seed=config.seed, target_accept=ta, progress_bar=progressbar, save_warmup=False,
                              adaptation=adaptation)
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from ..errors import FitError
 from ..predictive import pointwise_log_likelihood
 from ..spec.data import Dataset
 from ..spec.laws import Law
@@ -27,7 +28,7 @@ from .results import n_divergences
 from .starts import constrained
 
 __all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_TARGET_ACCEPTS",
-           "REMEDY_ADAPTATION", "REMEDY_TEXT", "remedy_text", "divergence_remedy"]
+           "REMEDY_ADAPTATION", "REMEDY_TEXT", "remedy_text", "divergence_remedy", "nutpie_sample", "NO_START"]
 
 
 class CompileCache:
@@ -140,6 +141,24 @@ def nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]], chain_seeds
     return initial_point
 
 
+#: Why a fit stops when no chain can start (nutpie: "All initialization points failed"; PyMC: SamplingError).
+NO_START = ("the sampler could not start: the log density is not finite at any chain's starting point; "
+            "usually a prior that puts its mass far from the data (check the prior overrides, e.g. a location "
+            "or scale of 1e300)")
+
+
+def nutpie_sample(compiled, **kwargs):
+    """``nutpie.sample``, with its failure to start any chain raised as a :class:`FitError` that says why."""
+    import nutpie  # deferred: the sampler is loaded only when a fit runs
+
+    try:
+        return nutpie.sample(compiled, **kwargs)
+    except RuntimeError as exc:
+        if "initialization points failed" not in str(exc):
+            raise
+        raise FitError(NO_START) from None
+
+
 def _nutpie_compile(model):
     return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
 
@@ -203,25 +222,26 @@ def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: 
     or ``"draw_diag"`` (from the draws' variances alone, as Stan adapts; the divergence remedy's choice).
     PyMC's own NUTS and numpyro adapt from the draws already and ignore it."""
     if sampler == "nutpie":
-        import nutpie  # deferred: the sampler is loaded only when a fit runs
-
         compiled = cache.compiled(model, (law.to_json(), likelihood.name, priors_key), model_data(law, ds),
                                   _nutpie_compile)
         if starts:
             first = nutpie_starts(model, starts)()
             seeds = cache.chain_seeds(compiled, seed=seed, chains=chains, point=first)
             compiled = dataclasses.replace(compiled, initial_point_func=nutpie_starts(model, starts, seeds))
-        tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+        tree = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                              target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
                              adaptation=adaptation)
     else:
         import pymc as pm  # deferred: only the non-default samplers go through pm.sample
 
         with model:
-            tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
-                             random_seed=seed, nuts_sampler=sampler, progressbar=progressbar,
-                             compute_convergence_checks=False,
-                             initvals=[constrained(s) for s in starts] if starts else None)
+            try:
+                tree = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
+                                 random_seed=seed, nuts_sampler=sampler, progressbar=progressbar,
+                                 compute_convergence_checks=False,
+                                 initvals=[constrained(s) for s in starts] if starts else None)
+            except pm.exceptions.SamplingError:
+                raise FitError(NO_START) from None
     post = tree["posterior"]
     names = list(law.param_names) + list(likelihood.noise_names)
     params = {n: np.asarray(post[n].values, dtype=float) for n in names}
