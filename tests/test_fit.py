@@ -385,3 +385,11 @@ def test_a_fit_whose_chains_cannot_start_says_so_in_one_line(tmp_path, capsys):
     with pytest.raises(bs.FitError, match="could not start"):
         bs.fit(df, law="power_law_offset", x="x", y="y", priors={"alpha": "Normal(mu=1e300, sigma=1)"},
                draws=5, tune=5, chains=2, cores=1, progressbar=False)
+    # a scale of 1e-300 overflows in PyTensor's constant folding while compiling: the same one line, no warning
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rc = main(["fit", str(path), "--x", "x", "--y", "y", "--law", "power_law_offset",
+                   "--prior", "sigma=HalfNormal(sigma=1e-300)", "--draws", "5", "--tune", "5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().startswith("error: the sampler could not start") and "Traceback" not in err
+    assert not [w for w in seen if "overflow" in str(w.message)]

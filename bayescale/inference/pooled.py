@@ -297,7 +297,8 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
         raise DataError(f"group(s) {', '.join(small[:5])} have fewer than 2 distinct scales; a curve needs at least 2")
     model = build_pooled_model(law, ds, index, len(groups), pool=pool, likelihood=lik,
                                priors=config.prior_overrides or None)
-    compiled = nutpie.compile_pymc_model(model)
+    with np.errstate(over="ignore"):  # constant folding of extreme prior constants (see sampling._nutpie_compile)
+        compiled = nutpie.compile_pymc_model(model)
     target_accept, remedy = config.target_accept, None
 
     def run(ta, adaptation="diag"):

@@ -91,8 +91,6 @@ class CompileCache:
             with self._lock:
                 self._seeds[key] = known
             return known
-        import nutpie  # deferred: the sampler is loaded only when a fit runs
-
         seen: list[int] = []
         lock = threading.Lock()
 
@@ -103,8 +101,8 @@ class CompileCache:
 
         # as many draws as chains: with fewer, ArviZ warns that the chain dimension looks like the draws
         probe = dataclasses.replace(compiled, initial_point_func=record)
-        nutpie.sample(probe, draws=max(1, chains), tune=1, chains=chains, cores=1, seed=seed, progress_bar=False,
-                      save_warmup=False)
+        nutpie_sample(probe, draws=max(1, chains), tune=1, chains=chains, cores=1, seed=seed, progress_bar=False,
+                      save_warmup=False)  # a model no chain can start fails here first, with NO_START
         out = tuple(seen[:chains])
         with self._lock:
             self._seeds[key] = out
@@ -144,7 +142,7 @@ def nutpie_starts(model, starts: Sequence[Mapping[str, np.ndarray]], chain_seeds
 #: Why a fit stops when no chain can start (nutpie: "All initialization points failed"; PyMC: SamplingError).
 NO_START = ("the sampler could not start: the log density is not finite at any chain's starting point; "
             "usually a prior that puts its mass far from the data (check the prior overrides, e.g. a location "
-            "or scale of 1e300)")
+            "of 1e300 or a scale of 1e-300)")
 
 
 def nutpie_sample(compiled, **kwargs):
@@ -160,7 +158,11 @@ def nutpie_sample(compiled, **kwargs):
 
 
 def _nutpie_compile(model):
-    return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
+    # np.errstate: PyTensor folds constants while compiling, and a prior's extreme constant (a scale of
+    # 1e-300) overflows there with a numpy warning per fold; such a model cannot start, and says so in one
+    # line (NO_START), so the warnings would only repeat it as noise.
+    with np.errstate(over="ignore"):
+        return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
 
 
 #: The divergence remedy: refits at these target acceptances in turn, each only while divergences are left,
