@@ -295,6 +295,8 @@ def run_law(task: tuple) -> dict[str, Any]:
     import csv
     import logging
 
+    import pandas as pd
+
     logging.getLogger("pymc").setLevel(logging.ERROR)
     import bayescale as bs
     from bayescale.spec.data import Dataset
@@ -315,8 +317,6 @@ def run_law(task: tuple) -> dict[str, Any]:
     done = resumed_sims(path, meta_path, meta) if settings.get("resume") else set()
     redo = done & {int(s) for s in settings.get("redo", ())}
     if redo:  # --redo: these simulations' rows go, and are fitted again below with the same seeds
-        import pandas as pd
-
         old = pd.read_csv(path)
         old[~old["sim"].isin(redo)].to_csv(path, index=False)
         done -= redo
@@ -356,8 +356,6 @@ def run_law(task: tuple) -> dict[str, Any]:
             print(f"[sbc] {law_name} sim {s + 1}/{n_sims} {row['seconds']:.1f}s div={row.get('divergences')} "
                   f"ok={row.get('ok')}", file=sys.stderr, flush=True)
     if redo:
-        import pandas as pd
-
         pd.read_csv(path).sort_values("sim").to_csv(path, index=False)
     return {"law": law_name, "seconds": time.time() - t_law, "path": str(path)}
 

@@ -302,10 +302,10 @@ def _fit(data, *, law, x, y, where, config: FitConfig, progressbar: bool | None)
     ran = draws
     while more is not None:
         last = out.diagnostics()  # its diagnostics, computed here, are kept with the fit returned
+        run_tune = max(tune, more)
         notes.append(f"ESS {min(last.min_ess_bulk, last.min_ess_tail):.0f} (at least {ESS_PER_CHAIN_MIN * chains} "
                      f"needed) and R-hat {last.max_rhat:.3f} (at most {RHAT_MAX}) with {ran} draws; sampled again "
-                     f"with {more} draws and {max(tune, more)} tuning steps per chain")
-        run_tune = max(tune, more)
+                     f"with {more} draws and {run_tune} tuning steps per chain")
         tree = sample(model, target_accept=target_accept, **{**kw, "draws": more, "tune": run_tune})
         # The longer run may meet divergences the first did not (4-digit addition's flagship fit does: 0, then
         # 1): the divergence remedy at the longer run's length, which passed 9 of 9 such fits against 5 of 9

@@ -30,7 +30,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..spec.discrepancy import OFF, Discrepancy, antithetic_normal, horizons, residual_autocorrelation
+from ..spec.discrepancy import (OFF, Discrepancy, antithetic_normal, horizons, largest_horizon,
+                                residual_autocorrelation)
 from ..spec.formula import Formula
 from ..spec.likelihoods import Likelihood
 
@@ -171,7 +172,7 @@ def forecast_draws(mu: np.ndarray, *, likelihood: Likelihood, noise: Mapping[str
     """
     dist = distances or {}
     per = horizons(fitted, inputs, dist)
-    h = np.max(np.stack(list(per.values())), axis=0)  # what horizon() returns, from the same per-scale values
+    h = largest_horizon(per)
     mu = likelihood.clip_mean(mu)
     sd_param, sd_noise, base = own_sd(likelihood, mu, noise)
     shifts = likelihood.scale != "identity"

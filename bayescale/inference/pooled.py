@@ -47,7 +47,7 @@ from ..spec.resolve import resolve_priors
 from .config import FitConfig
 from .forecast import Forecast, fit_autocorrelation, forecast_draws
 from .results import Diagnostics, diagnose, n_divergences
-from .sampling import REMEDY_ADAPTATION, divergence_remedy, nutpie_sample
+from .sampling import REMEDY_ADAPTATION, compile_model, divergence_remedy, nutpie_sample
 
 __all__ = ["PooledFit", "build_pooled_model", "TAU_PRIOR_SD"]
 
@@ -283,8 +283,6 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
     ``labels`` gives each row's group.  Sampled with nutpie; the model is compiled for each call
     (its data containers hold per-group statistics, so it is not shared through the compile cache).
     """
-    import nutpie  # deferred: the sampler is loaded only when a fit runs
-
     if sampler != "nutpie":
         raise FitError("grouped (pooled) fits run on nutpie; install it or drop sampler=")
     lik = get_likelihood(config.likelihood)
@@ -297,8 +295,7 @@ def fit_pooled(ds: Dataset, labels: Sequence[Any], *, law: Law, pool: Sequence[s
         raise DataError(f"group(s) {', '.join(small[:5])} have fewer than 2 distinct scales; a curve needs at least 2")
     model = build_pooled_model(law, ds, index, len(groups), pool=pool, likelihood=lik,
                                priors=config.prior_overrides or None)
-    with np.errstate(over="ignore"):  # constant folding of extreme prior constants (see sampling._nutpie_compile)
-        compiled = nutpie.compile_pymc_model(model)
+    compiled = compile_model(model, cached=False)
     target_accept, remedy = config.target_accept, None
 
     def run(ta, adaptation="diag"):

@@ -28,7 +28,8 @@ from .results import n_divergences
 from .starts import constrained
 
 __all__ = ["CompileCache", "COMPILE_CACHE", "sample", "REMEDY_TARGET_ACCEPT", "REMEDY_TARGET_ACCEPTS",
-           "REMEDY_ADAPTATION", "REMEDY_TEXT", "remedy_text", "divergence_remedy", "nutpie_sample", "NO_START"]
+           "REMEDY_ADAPTATION", "REMEDY_TEXT", "remedy_text", "divergence_remedy", "nutpie_sample", "NO_START",
+           "compile_model"]
 
 
 class CompileCache:
@@ -157,12 +158,18 @@ def nutpie_sample(compiled, **kwargs):
         raise FitError(NO_START) from None
 
 
-def _nutpie_compile(model):
-    # np.errstate: PyTensor folds constants while compiling, and a prior's extreme constant (a scale of
-    # 1e-300) overflows there with a numpy warning per fold; such a model cannot start, and says so in one
-    # line (NO_START), so the warnings would only repeat it as noise.
+def compile_model(model, *, cached: bool = True):
+    """``nutpie.compile_pymc_model(model)``, reused across processes through the on-disk cache if ``cached``.
+
+    np.errstate: PyTensor folds constants while compiling, and a prior's extreme constant (a scale of
+    1e-300) overflows there with a numpy warning per fold; such a model cannot start, and says so in one
+    line (NO_START), so the warnings would only repeat it as noise."""
     with np.errstate(over="ignore"):
-        return diskcache.compile_cached(model)  # nutpie.compile_pymc_model(model), reused across processes
+        if cached:
+            return diskcache.compile_cached(model)
+        import nutpie  # deferred: the sampler is loaded only when a fit runs
+
+        return nutpie.compile_pymc_model(model)
 
 
 #: The divergence remedy: refits at these target acceptances in turn, each only while divergences are left,
@@ -225,7 +232,7 @@ def sample(model, *, law: Law, ds: Dataset, likelihood: Likelihood, priors_key: 
     PyMC's own NUTS and numpyro adapt from the draws already and ignore it."""
     if sampler == "nutpie":
         compiled = cache.compiled(model, (law.to_json(), likelihood.name, priors_key), model_data(law, ds),
-                                  _nutpie_compile)
+                                  compile_model)
         if starts:
             first = nutpie_starts(model, starts)()
             seeds = cache.chain_seeds(compiled, seed=seed, chains=chains, point=first)

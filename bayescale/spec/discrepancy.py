@@ -59,7 +59,7 @@ from .formula import Formula
 from .roles import with_distances
 
 __all__ = ["Discrepancy", "OFF", "FORMS", "get_discrepancy", "discrepancy_table", "horizon", "horizons",
-           "antithetic_normal",
+           "largest_horizon", "antithetic_normal",
            "residual_autocorrelation", "autocorrelation_factor", "RHO_MAX"]
 
 #: How the sd scales: ``absolute`` (sd of log y itself) or ``relative`` (a multiple of the forecast's own sd).
@@ -212,7 +212,12 @@ def horizon(fitted: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
             distances: Mapping[str, Formula] | None = None) -> np.ndarray:
     """Decades beyond the fitted range per target: the largest of :func:`horizons`, 0 for a target inside
     the fitted range of every input and distance."""
-    return np.max(np.stack(list(horizons(fitted, targets, distances).values())), axis=0)
+    return largest_horizon(horizons(fitted, targets, distances))
+
+
+def largest_horizon(per: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The largest of per-scale horizons (:func:`horizons`) per target: what :func:`horizon` returns."""
+    return np.max(np.stack(list(per.values())), axis=0)
 
 
 def autocorrelation_factor(rho: float) -> float:
