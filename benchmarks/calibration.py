@@ -36,7 +36,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,8 +138,12 @@ def _self_backtest(ds: Dataset, fits: dict[str, Any], weights: dict[str, float])
     return bt
 
 
-def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int = 4000) -> pd.DataFrame:
-    """Per held-out point: PIT of y under the stacked predictive, lpd, and the median, for one discrepancy."""
+def score(res: dict[str, Any], disc: Discrepancy | Callable[..., np.ndarray], *, seed: int = 0,
+          draws: int = 4000) -> pd.DataFrame:
+    """Per held-out point: PIT of y under the stacked predictive, lpd, and the median, for one discrepancy.
+
+    ``disc`` may also be a function ``tau(h, sd_param, sd_noise, rho)`` giving the discrepancy's sd of log y
+    per point from the law's own parts (the tried forms of ``benchmarks/discrepancy_variants.py``)."""
     rng = np.random.default_rng(seed)
     y, x = np.asarray(res["y_test"], float), np.asarray(res["x_test"], float)
     h = np.clip(np.log10(x / res["x_fit_max"]), 0, None)
@@ -152,8 +156,10 @@ def score(res: dict[str, Any], disc: Discrepancy, *, seed: int = 0, draws: int =
         mu = np.asarray(v["mu"], float)
         noise = {k: np.asarray(a, float) for k, a in v["noise"].items()}
         with np.errstate(all="ignore"):  # the forecast's own sd of log y, as bayescale.inference.forecast
-            base = np.sqrt(np.var(np.log(mu), axis=0) + np.median(noise["sigma"]) ** 2)
-        tau = disc.for_fit(v.get("rho", 0.0)).sd(h, base)
+            sd_param, sd_noise = np.std(np.log(mu), axis=0), float(np.median(noise["sigma"]))
+        rho = v.get("rho", 0.0)
+        tau = disc(h, sd_param, sd_noise, rho) if callable(disc) else \
+            disc.for_fit(rho).sd(h, np.sqrt(sd_param ** 2 + sd_noise ** 2))
         half = rng.standard_normal(((mu.shape[0] + 1) // 2, mu.shape[1]))  # antithetic, as the forecasts
         exp_ = mu * np.exp(tau[None, :] * np.concatenate([half, -half])[: mu.shape[0]])
         sims = lik.draw(exp_, noise, rng)

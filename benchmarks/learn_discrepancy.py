@@ -32,7 +32,7 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -149,17 +149,23 @@ def forecast_errors(curves: Iterable[Curve]) -> list[Errors]:
 
 
 def fit_discrepancy(e: np.ndarray, h: np.ndarray, sd: np.ndarray, w: np.ndarray,
-                    form: str = "absolute", mult: np.ndarray | float = 1.0) -> tuple[float, float]:
+                    form: str = "absolute", mult: np.ndarray | float = 1.0, *,
+                    total_var: Callable[[float, float], np.ndarray] | None = None) -> tuple[float, float]:
     """Maximum-likelihood ``(s0, kappa)`` of ``e ~ N(0, sd^2 + tau(h)^2)``, each point weighted by ``w``.
 
     ``tau`` is :meth:`bayescale.spec.discrepancy.Discrepancy.sd` of the given form, with base ``sd`` (the
     point's own predictive sd of log y), so the fitted formula is the one forecasts use, times ``mult``
     (a per-point multiplier, such as a curve's own scale from its self-backtest; 1 by default).
+    ``total_var(s0, kappa)``, if given, is the errors' whole variance instead (a tried form of ``tau``:
+    ``benchmarks/discrepancy_variants.py``).
     """
+    def var_of(s0, kappa):
+        tau = mult * Discrepancy("fit", s0, kappa, form=form).sd(h, base=sd)
+        return sd ** 2 + tau ** 2
+
     def nll(q):
         s0, kappa = np.exp(q)
-        tau = mult * Discrepancy("fit", float(s0), float(kappa), form=form).sd(h, base=sd)
-        var = sd ** 2 + tau ** 2
+        var = (total_var or var_of)(float(s0), float(kappa))
         return float(np.sum(w * (0.5 * np.log(2 * np.pi * var) + 0.5 * e ** 2 / var)))
 
     best = min((optimize.minimize(nll, q0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9,

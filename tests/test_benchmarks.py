@@ -246,6 +246,32 @@ def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     assert (tmp_path / "calibration.png").stat().st_size > 5_000
     # leave-one-dataset-out: nothing learned on a scored data set (the values differ per data set)
     assert "backtest" in table and "relative" in table
+    # the tried forms of the discrepancy, rescored from the same cached fits
+    script = Path(ex.__file__).with_name("discrepancy_variants.py")
+    r = subprocess.run([sys.executable, str(script), "--cache", str(tmp_path / "cache")], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import discrepancy_variants as dv
+    for name in dv.VARIANTS:
+        assert f"| {name} | image classification |" in r.stdout and f"| {name} | [0.1, 0.25) |" in r.stdout
+
+
+def test_discrepancy_variants_default_form_is_the_packages():
+    """discrepancy_variants' "linear (default)" is the package's default form (relative, autocorrelation factor):
+    the same sd at every horizon, 0 inside the fitted range; its parameter-only form leaves the noise alone."""
+    import discrepancy_variants as dv
+    from bayescale.spec.discrepancy import Discrepancy, autocorrelation_factor
+
+    h, p, n = np.array([0.0, 0.05, 0.3, 1.2]), np.array([0.01, 0.02, 0.03, 0.05]), np.full(4, 0.02)
+    for rho in (0.0, 0.4, 0.9):
+        disc = Discrepancy("d", 0.3, 4.0, form="relative", autocorrelation=True).for_fit(rho)
+        mine = dv.tau2("linear (default)", 0.3, 4.0, h, p, n, autocorrelation_factor(rho))
+        np.testing.assert_allclose(mine, disc.sd(h, np.sqrt(p ** 2 + n ** 2)) ** 2, rtol=1e-12)
+        assert mine[0] == 0.0
+    # with k = 1 the parameters-only form adds p^2 g^2: nothing when the parameters are pinned exactly
+    assert dv.tau2("parameters", 0.3, 4.0, h, np.zeros(4), n, 1.0).max() == 0.0
+    g = 0.3 + 4.0 * np.sqrt(h)
+    np.testing.assert_allclose(dv.tau2("sqrt", 0.3, 4.0, h, p, n, 1.0)[1:], ((p ** 2 + n ** 2) * g ** 2)[1:])
 
 
 def test_self_backtest_scale_follows_the_curves_own_errors():
