@@ -17,7 +17,9 @@ Rule, stated before any variant was scored: one replaces the default only if, on
 leave-one-dataset-out, (1) every group inside both bands (90% coverage in [0.80, 0.97], 50% in [0.40, 0.65])
 stays inside, (2) no group's mean lpd falls by more than 0.05, and (3) the mean MSCE over the four groups
 falls or another group enters both bands.  ``--nd`` then scores the N-D splits of ``nd_calibration.py``
-(values learned on all 132 curves; out of sample), which are reported and do not decide.  Results:
+(values learned on all 132 curves; out of sample), which are reported and do not decide; there the default's
+form is also scored with its horizon measured along compute ``N D`` as well (a run beyond the largest fitted
+``N D`` is outside the fitted region even with ``N`` and ``D`` each inside their ranges).  Results:
 benchmarks/README.md ("Forecast calibration", tried and not adopted).
 
 Usage: ``python benchmarks/calibration.py`` first (its fits are cached in ``OUT/cache``), then
@@ -148,8 +150,14 @@ def n_d(values: dict[str, tuple[float, float]], cache: Path, seed: int) -> pd.Da
             path.write_bytes(pickle.dumps(d))
         lik, y, mu = get_likelihood(d["likelihood"]), d["y"], d["expected"]
         noise = {k: np.asarray(a, float) for k, a in d["noise"].items()}
-        for v, (s0, kappa) in [("off", (0.0, 0.0)), *values.items()]:
-            tau = np.sqrt(tau2(v, s0, kappa, d["h"], d["p"], d["n"], d["k"])) if v != "off" else np.zeros_like(d["h"])
+        # the horizon also along compute N D (beyond the largest fitted N D, with N and D each inside their
+        # ranges): the fitted region's frontier, tried with the default's form and values
+        along_compute = np.maximum(d["h"], np.clip(np.log10(test["N"].to_numpy(float) * test["D"].to_numpy(float)
+                                                            / float((train["N"] * train["D"]).max())), 0, None))
+        for v, (s0, kappa), h in [("off", (0.0, 0.0), d["h"]), *((v, sk, d["h"]) for v, sk in values.items()),
+                                  ("linear (default), along compute", values["linear (default)"], along_compute)]:
+            growth_total = v.removesuffix(", along compute")
+            tau = np.sqrt(tau2(growth_total, s0, kappa, h, d["p"], d["n"], d["k"])) if v != "off" else np.zeros_like(h)
             exp_ = lik.shift(mu, tau[None, :] * antithetic_normal(seed, mu.shape)) if np.any(tau > 0) else mu
             obs = lik.draw(exp_, noise, np.random.default_rng(seed))
             ll = lik.logpdf(y[None, :], exp_, {k: a[:, None] for k, a in noise.items()})
