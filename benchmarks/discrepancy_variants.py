@@ -156,8 +156,8 @@ def n_d(values: dict[str, tuple[float, float]], cache: Path, seed: int) -> pd.Da
                                                             / float((train["N"] * train["D"]).max())), 0, None))
         for v, (s0, kappa), h in [("off", (0.0, 0.0), d["h"]), *((v, sk, d["h"]) for v, sk in values.items()),
                                   ("linear (default), along compute", values["linear (default)"], along_compute)]:
-            growth_total = v.removesuffix(", along compute")
-            tau = np.sqrt(tau2(growth_total, s0, kappa, h, d["p"], d["n"], d["k"])) if v != "off" else np.zeros_like(h)
+            form = v.removesuffix(", along compute")  # the variant whose values and form it uses
+            tau = np.sqrt(tau2(form, s0, kappa, h, d["p"], d["n"], d["k"])) if v != "off" else np.zeros_like(h)
             exp_ = lik.shift(mu, tau[None, :] * antithetic_normal(seed, mu.shape)) if np.any(tau > 0) else mu
             obs = lik.draw(exp_, noise, np.random.default_rng(seed))
             ll = lik.logpdf(y[None, :], exp_, {k: a[:, None] for k, a in noise.items()})
