@@ -148,6 +148,8 @@ def n_d(values: dict[str, tuple[float, float]], cache: Path, seed: int) -> pd.Da
                  "noise": fit.draws(fit.likelihood.noise_names), "likelihood": fit.likelihood.name,
                  "k": autocorrelation_factor(fit.residual_autocorrelation), "y": test["y"].to_numpy(float)}
             path.write_bytes(pickle.dumps(d))
+            print(f"fitted {ds} {curve} ({len(train)} runs; diagnostics {'ok' if fit.diagnostics().ok else 'FAILED'})",
+                  file=sys.stderr, flush=True)
         lik, y, mu = get_likelihood(d["likelihood"]), d["y"], d["expected"]
         noise = {k: np.asarray(a, float) for k, a in d["noise"].items()}
         # the horizon also along compute N D (beyond the largest fitted N D, with N and D each inside their
