@@ -247,6 +247,11 @@ def backtest_scale(bt: pd.DataFrame, disc: Discrepancy, *, prior_sd: float = LAM
     return float(np.exp(np.sum(post * grid)))
 
 
+def distance_bin(horizon: pd.Series) -> pd.Series:
+    """Each point's bin of decades beyond the data (:data:`BINS`), labelled ``[lo, hi)``."""
+    return pd.cut(horizon, BINS, right=False, labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
+
+
 def coverage(pit: np.ndarray, level: float) -> float:
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     return float(np.mean((pit >= lo) & (pit <= hi)))
@@ -394,8 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"joint (leave-one-dataset-out) values: {text_joint}", file=sys.stderr)
     points = {k: pd.concat([score(r, f(r), seed=a.seed) for r in done], ignore_index=True) for k, f in variants.items()}
     for frame in points.values():
-        frame["distance"] = pd.cut(frame["horizon"], BINS, right=False,
-                                   labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
+        frame["distance"] = distance_bin(frame["horizon"])
     after = "autocorrelation+relative" if rel else "lsq"  # the default since 2026-12-03
     points["before"].assign(**{f"pit_{k}": v["pit"] for k, v in points.items()}).to_csv(a.out / "points.csv",
                                                                                        index=False)

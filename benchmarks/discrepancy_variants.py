@@ -45,9 +45,9 @@ from bayescale.spec.likelihoods import get_likelihood
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from calibration import BINS, DATASET, LEVELS, coverage, score, summary  # noqa: E402
+from calibration import DATASET, distance_bin, score, summary  # noqa: E402
 from learn_discrepancy import excluded_for, fit_discrepancy  # noqa: E402
-from nd_calibration import markdown, splits  # noqa: E402
+from nd_calibration import markdown, splits, summarise  # noqa: E402
 
 GROWTH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda h: h, "sqrt": np.sqrt, "log": lambda h: np.log1p(h / 0.1)}
@@ -81,7 +81,9 @@ def tau2(variant: str, s0: float, kappa: float, h, p, n, k) -> np.ndarray:
 
 def backtest_parts(res: dict) -> pd.DataFrame:
     """Per held-out point of one cached curve: the stacked forecast's log error and its parts ``p``, ``n``, ``k``
-    (the laws' weighted averages; ``p`` includes the spread between the laws' means)."""
+    (the laws' weighted averages; ``p`` includes the spread between the laws' means).  Computed from the draws'
+    moments rather than by ``calibration.predictive_summary``, whose one sd of simulated log y mixes the parts
+    that the parameter-only variants take apart."""
     laws = [v for v in res["laws"].values() if v["weight"] > 0]
     w = np.array([v["weight"] for v in laws]) / sum(v["weight"] for v in laws)
     with np.errstate(all="ignore"):
@@ -121,8 +123,7 @@ def one_d(done: list[dict], seed: int) -> tuple[pd.DataFrame, dict[str, tuple[fl
         everything[v] = learn(parts, v)
         pts = pd.concat([score(r, tau_fn(v, *lodo[DATASET[r["domain"]]]), seed=seed) for r in done],
                         ignore_index=True)
-        pts["distance"] = pd.cut(pts["horizon"], BINS, right=False,
-                                 labels=[f"[{lo:g}, {hi:g})" for lo, hi in zip(BINS[:-1], BINS[1:])])
+        pts["distance"] = distance_bin(pts["horizon"])
         for by in ("group", "distance"):
             s = summary(pts, by).rename(columns={by: "part"})
             rows.append(s.assign(variant=v, by=by))
@@ -146,9 +147,10 @@ def n_d(values: dict[str, tuple[float, float]], cache: Path, seed: int) -> pd.Da
             fc = fit.forecast(x={k: test[k].to_numpy(float) for k in inputs}, discrepancy="off", seed=seed)
             d = {"expected": fc.expected, "p": fc.parts["parameters"], "n": fc.parts["noise"], "h": fc.horizon,
                  "noise": fit.draws(fit.likelihood.noise_names), "likelihood": fit.likelihood.name,
-                 "k": autocorrelation_factor(fit.residual_autocorrelation), "y": test["y"].to_numpy(float)}
+                 "k": autocorrelation_factor(fit.residual_autocorrelation), "y": test["y"].to_numpy(float),
+                 "ok": fit.diagnostics().ok}
             path.write_bytes(pickle.dumps(d))
-            print(f"fitted {ds} {curve} ({len(train)} runs; diagnostics {'ok' if fit.diagnostics().ok else 'FAILED'})",
+            print(f"fitted {ds} {curve} ({len(train)} runs; diagnostics {'ok' if d['ok'] else 'FAILED'})",
                   file=sys.stderr, flush=True)
         lik, y, mu = get_likelihood(d["likelihood"]), d["y"], d["expected"]
         noise = {k: np.asarray(a, float) for k, a in d["noise"].items()}
@@ -163,16 +165,12 @@ def n_d(values: dict[str, tuple[float, float]], cache: Path, seed: int) -> pd.Da
             exp_ = lik.shift(mu, tau[None, :] * antithetic_normal(seed, mu.shape)) if np.any(tau > 0) else mu
             obs = lik.draw(exp_, noise, np.random.default_rng(seed))
             ll = lik.logpdf(y[None, :], exp_, {k: a[:, None] for k, a in noise.items()})
-            rows.append(pd.DataFrame({"dataset": ds, "curve": curve, "variant": v, "pit": np.mean(obs <= y[None, :], 0),
-                                      "lpd": logsumexp(ll, axis=0) - np.log(ll.shape[0])}))
-    pts = pd.concat(rows, ignore_index=True)
-    out = []
-    for (ds, v), g in pts.groupby(["dataset", "variant"], sort=False):
-        cov = {lv: coverage(g["pit"].to_numpy(), lv) for lv in LEVELS}
-        out.append({"dataset": ds, "variant": v, "cov50": cov[0.5], "cov90": cov[0.9],
-                    "msce": float(np.mean([(cov[lv] - lv) ** 2 for lv in LEVELS])),
-                    "lpd": float(g.groupby("curve")["lpd"].mean().mean())})
-    return pd.DataFrame(out)
+            rows.append(pd.DataFrame({"dataset": ds, "curve": curve, "when": v, "ok": d["ok"],
+                                      "pit": np.mean(obs <= y[None, :], 0),
+                                      "lpd": logsumexp(ll, axis=0) - np.log(ll.shape[0]),
+                                      "log_err": np.log(np.median(exp_, axis=0)) - np.log(y)}))
+    table = summarise(pd.concat(rows, ignore_index=True)).rename(columns={"when": "variant"})
+    return table[["dataset", "variant", "cov50", "cov90", "msce", "lpd"]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
