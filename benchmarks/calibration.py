@@ -59,7 +59,7 @@ LAWS = ("power_law_offset", "bnsl1")
 LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)
 SHOW = (0.5, 0.8, 0.9, 0.95)
 DATASET = {"IC": "revisiting_nsl:IC", "NMT": "revisiting_nsl:NMT", "LM": "revisiting_nsl:LM",
-           "BB": "revisiting_nsl:BB", "DD": "double_descent", "Nano": "nanogpt_embd"}
+           "BB": "revisiting_nsl:BB", "DD": "double_descent", "Nano": "nanogpt_embd", "ColPreT": "colpret_curves"}
 #: NSL-PFN scores double descent and nanoGPT after dividing y by the largest fitted y
 SCALED = ("DD", "Nano")
 QUICK = ("IC|cal_5|BiT/50/1", "DD|df4k", "Nano|final_val_loss|0")

@@ -471,3 +471,34 @@ def test_break_verdict_summary_counts_rates_and_lfo_decisions():
     assert header.count("|") == null_line.count("|")
     # n, supported, no break, inconclusive, errors, not reliable, elpd, dse, LFO diff, LFO decided
     assert null_line.split(" | ")[1:11] == ["20", "1", "19", "0", "0", "0", "1.0", "0.5", "6.0", "1"]
+
+
+def test_colpret_calibration_curves_leave_out_the_copies_and_name_families(data_dir):
+    """colpret_calibration scores curves nothing was learned from: revisiting_nsl's copies are left out, every
+    curve keeps NSL-PFN's split (fit points before held-out ones) and gets a source family."""
+    import colpret_calibration as cc
+
+    curves = cc.curves()
+    names = [c.name for c in curves]
+    assert len(names) == 187 and not any(n.startswith("ColPreT|lambda-") for n in names)
+    assert all(c.x_fit.max() < c.x_test.min() for c in curves)
+    assert cc.family("ColPreT|GPT2-2.80B-c4-1.0") == "datablations" and cc.family("ColPreT|rpj-d=96") == "gadre"
+    assert cc.family("ColPreT|GPT-3 XL") == "GPT-3" and cc.family("ColPreT|Amber") == "other"
+    assert [c.name for c in cc.curves(every=50)] == names[::50]
+
+
+def test_colpret_calibration_quick_runs_end_to_end(data_dir, tmp_path):
+    """``python benchmarks/colpret_calibration.py --quick``: two curves scored off, default and language."""
+    script = Path(ex.__file__).with_name("colpret_calibration.py")
+    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = (tmp_path / "table.md").read_text()
+    for row in ("off", "default", "language"):
+        assert f"| {row} | all curves | 2 |" in table
+    assert "| default | OPT |" in table and "| default | pythia |" in table and "by distance" in table
+    pts = pd.read_csv(tmp_path / "points.csv")
+    assert pts["pit"].between(0, 1).all() and (pts["horizon"] > 0).all()
+    # the stored default widens every held-out point's interval beyond the data: its PITs move towards 0.5
+    off, default = (pts[pts["discrepancy"] == k].set_index(["curve", "x"])["pit"] for k in ("off", "default"))
+    assert (abs(default - 0.5) <= abs(off - 0.5) + 0.05).mean() > 0.9
