@@ -265,6 +265,9 @@ def summary(points: pd.DataFrame, by: str) -> pd.DataFrame:
         rows.append({by: key, "curves": curves.ngroups, "points": len(d),
                      **{f"cov{int(round(lv * 100))}": cov[lv] for lv in SHOW},
                      "msce": float(np.mean([(cov[lv] - lv) ** 2 for lv in LEVELS])),
+                     # each curve's coverage, then averaged (the pooled figures weight curves by their length)
+                     **{f"cov{int(round(lv * 100))}_curves": float(curves["pit"].apply(
+                         lambda p, lv=lv: coverage(p.to_numpy(), lv)).mean()) for lv in (0.5, 0.9)},
                      # per curve first, then averaged (as the extrapolation benchmark does)
                      "lpd": float(curves["lpd"].mean().mean()),
                      "lpd_nslpfn": float(curves["lpd_nslpfn"].mean().mean()),
