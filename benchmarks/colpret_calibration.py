@@ -14,11 +14,13 @@ x 500 draws, 1000 tune, seed 0; ``calibration.fit_curve``, so the cache and the 
 code) and each held-out point scored under the stacked forecast with the discrepancy ``off`` (bayescale
 0.1), the ``default`` row and the ``language`` row (the factor alone: what ``discrepancy="language"``
 gives).  Printed: coverage of the 50/80/90/95% intervals of a new observation, MSCE, lpd, RMSLE of the
-median, by source family, by extrapolation distance and over all curves; coverage pooled over points (long
-curves weigh more: 11 to 905 points) and, as ``cov50_curves`` and ``cov90_curves``, per curve then averaged.
+median, over all curves, by whether the fit passed its diagnostics (the forecast's ``reliable`` flag), by
+source family and by extrapolation distance; coverage pooled over points (long curves weigh more: 11 to
+905 points) and, as ``cov50_curves`` and ``cov90_curves``, per curve then averaged.
 
 Usage: ``python benchmarks/colpret_calibration.py`` (2 Dask workers); ``--every K`` for every K-th curve;
-``--reuse`` rescores the cached fits; ``--quick`` (two short curves, small draws, CI).  Results: benchmarks/README.md ("Forecast calibration").
+``--reuse`` rescores the cached fits; ``--quick`` (two short curves, small draws, CI).  Results:
+benchmarks/README.md ("Forecast calibration").
 """
 
 from __future__ import annotations
@@ -91,25 +93,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         done.append(res)
         print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']} ({res['seconds']:.0f}s, "
               f"{len(res['y_test'])} held out)", file=sys.stderr, flush=True)
+    # the stacked forecast's own flag (Forecast.reliable): every law with weight passed its diagnostics
+    passed = {r["curve"]: all(v["ok"] for v in r["laws"].values() if v["weight"] > 0) for r in done}
     pts = []
     for row in ROWS:
         disc = OFF if row == "off" else get_discrepancy(row)
         frame = pd.concat([score(r, disc, seed=a.seed) for r in done], ignore_index=True)
         pts.append(frame.assign(discrepancy=row, family=frame["curve"].map(family), all="all curves",
-                                distance=distance_bin(frame["horizon"])))
+                                distance=distance_bin(frame["horizon"]),
+                                diagnostics=frame["curve"].map(passed).map({True: "passed", False: "failed"})))
     points = pd.concat(pts, ignore_index=True)
     points.to_csv(a.out / "points.csv", index=False)
     cols = ["discrepancy", "part", "curves", "points", "cov50", "cov80", "cov90", "cov95", "msce", "cov50_curves",
             "cov90_curves", "lpd", "rmsle"]
     text = []
-    for by in ("all", "family", "distance"):
+    for by in ("all", "diagnostics", "family", "distance"):
         t = pd.concat([summary(d, by).rename(columns={by: "part"}).assign(discrepancy=row)
                        for row, d in points.groupby("discrepancy", sort=False)], ignore_index=True)
         t["discrepancy"] = pd.Categorical(t["discrepancy"], ROWS)
         text.append(f"### {len(done)} colpret curves, {'over all' if by == 'all' else 'by ' + by}\n\n"
                     + markdown(t.sort_values(["part", "discrepancy"], kind="stable")[cols]))
-    ok = sum(all(v["ok"] for v in r["laws"].values() if v["weight"] > 0) for r in done)
-    text.append(f"fits passing their diagnostics (every stacked law): {ok} of {len(done)}; "
+    text.append(f"fits passing their diagnostics (every stacked law): {sum(passed.values())} of {len(done)}; "
                 f"total {time.perf_counter() - t0:.0f} s")
     (a.out / "table.md").write_text("\n\n".join(text) + "\n")
     print("\n\n".join(text))

@@ -497,6 +497,7 @@ def test_colpret_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     for row in ("off", "default", "language"):
         assert f"| {row} | all curves | 2 |" in table
     assert "| default | OPT |" in table and "| default | pythia |" in table and "by distance" in table
+    assert "by diagnostics" in table
     pts = pd.read_csv(tmp_path / "points.csv")
     assert pts["pit"].between(0, 1).all() and (pts["horizon"] > 0).all()
     # the stored default widens every held-out point's interval beyond the data: its PITs move towards 0.5
