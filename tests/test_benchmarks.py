@@ -19,6 +19,14 @@ import baselines as bl  # noqa: E402
 import extrapolation as ex  # noqa: E402
 
 
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``python benchmarks/NAME ARGS`` as a user would; fail with its stderr's tail unless it exits 0."""
+    r = subprocess.run([sys.executable, str(Path(ex.__file__).with_name(name)), *args], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_rmsle_matches_definition_and_is_zero_for_exact_predictions():
     y = np.array([0.5, 0.4, 0.3])
@@ -196,10 +204,7 @@ def test_horizon_table_pools_points_by_distance_bin():
 @pytest.mark.slow
 def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/extrapolation.py --quick``: 4 curves (one per group), bayescale and the baselines."""
-    script = Path(ex.__file__)
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("extrapolation.py", "--quick", "--out", str(tmp_path))
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert {row["curve"] for row in rows} == set(ex.QUICK_CURVES)
     for curve in ex.QUICK_CURVES:
@@ -234,10 +239,7 @@ def test_extrapolation_quick_runs_end_to_end(data_dir, tmp_path):
 @pytest.mark.slow
 def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/calibration.py --quick``: 3 curves, coverage and MSCE before and after."""
-    script = Path(ex.__file__).with_name("calibration.py")
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("calibration.py", "--quick", "--out", str(tmp_path))
     table = (tmp_path / "table.md").read_text()
     assert "cov90 before / after" in table and "msce before / after" in table and "by distance" in table
     pts = pd.read_csv(tmp_path / "points.csv")
@@ -247,10 +249,7 @@ def test_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     # leave-one-dataset-out: nothing learned on a scored data set (the values differ per data set)
     assert "backtest" in table and "relative" in table
     # the tried forms of the discrepancy, rescored from the same cached fits
-    script = Path(ex.__file__).with_name("discrepancy_variants.py")
-    r = subprocess.run([sys.executable, str(script), "--cache", str(tmp_path / "cache")], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("discrepancy_variants.py", "--cache", str(tmp_path / "cache"))
     import discrepancy_variants as dv
     for name in dv.VARIANTS:
         assert f"| {name} | image classification |" in r.stdout and f"| {name} | [0.1, 0.25) |" in r.stdout
@@ -340,11 +339,8 @@ def test_remedy_adaptation_ess_rerun_modes(monkeypatch):
 @pytest.mark.slow
 def test_nd_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/nd_calibration.py --quick``: two gadre curves scored before and after."""
-    script = Path(ex.__file__).with_name("nd_calibration.py")
     out = tmp_path / "points.csv"
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("nd_calibration.py", "--quick", "--out", str(out))
     assert "| gadre_overtraining | before | 2 |" in r.stdout and "| gadre_overtraining | after | 2 |" in r.stdout
     pts = pd.read_csv(out)
     assert pts["pit"].between(0, 1).all() and (pts["horizon"] > 0).all()
@@ -377,10 +373,7 @@ def test_design_backtest_split_and_metrics():
 @pytest.mark.slow
 def test_design_backtest_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/design_backtest.py --quick``: 2 curves, 3 candidates, real refits with tiny draws."""
-    script = Path(ex.__file__).with_name("design_backtest.py")
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("design_backtest.py", "--quick", "--out", str(tmp_path))
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     for row in rows:
@@ -418,10 +411,7 @@ def test_downstream_sigmoid_lsq_and_scores():
 @pytest.mark.slow
 def test_downstream_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/downstream.py --quick``: one case per section, tiny draws."""
-    script = Path(ex.__file__).with_name("downstream.py")
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("downstream.py", "--quick", "--out", str(tmp_path))
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert {r["section"] for r in rows} == {"obsscaling within family", "obsscaling paper split", "pythia", "gadre"}
     methods = {r["method"] for r in rows}
@@ -487,12 +477,10 @@ def test_colpret_calibration_curves_leave_out_the_copies_and_name_families(data_
     assert [c.name for c in cc.curves(every=50)] == names[::50]
 
 
+@pytest.mark.slow
 def test_colpret_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/colpret_calibration.py --quick``: two curves scored off, default and language."""
-    script = Path(ex.__file__).with_name("colpret_calibration.py")
-    r = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_script("colpret_calibration.py", "--quick", "--out", str(tmp_path))
     table = (tmp_path / "table.md").read_text()
     for row in ("off", "default", "language"):
         assert f"| {row} | all curves | 2 |" in table
