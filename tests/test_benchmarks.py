@@ -477,6 +477,18 @@ def test_colpret_calibration_curves_leave_out_the_copies_and_name_families(data_
     assert [c.name for c in cc.curves(every=50)] == names[::50]
 
 
+def test_colpret_passing_only_moves_the_weight_off_failed_laws():
+    import colpret_calibration as cc
+
+    law = lambda w, ok: {"weight": w, "ok": ok}  # noqa: E731
+    res = {"curve": "c", "laws": {"power_law_offset": law(0.1, True), "bnsl1": law(0.9, False)}}
+    moved = cc.passing_only(res)
+    assert {k: v["weight"] for k, v in moved["laws"].items()} == {"power_law_offset": 1.0, "bnsl1": 0.0}
+    assert res["laws"]["bnsl1"]["weight"] == 0.9  # the cached result is left as it was
+    assert cc.passing_only({"laws": {"a": law(1.0, True), "b": law(0.0, False)}}) is None  # nothing failed with weight
+    assert cc.passing_only({"laws": {"a": law(0.5, False), "b": law(0.5, False)}}) is None  # nothing passed
+
+
 @pytest.mark.slow
 def test_colpret_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     """``python benchmarks/colpret_calibration.py --quick``: two curves scored off, default and language."""
