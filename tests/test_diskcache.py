@@ -109,9 +109,9 @@ def test_prune_keeps_the_most_recently_used(tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.iterdir()) == [f"0{diskcache.SUFFIX}"]
 
 
-def _fit(df):
+def _fit(df, **kw):
     COMPILE_CACHE.clear()  # this process's cache would otherwise answer before the disk
-    return bs.fit(df, law="power_law_offset", x="x", y="y", **SMALL)
+    return bs.fit(df, law="power_law_offset", x="x", y="y", **SMALL, **kw)
 
 
 def _digest(f) -> dict[str, list[float]]:
@@ -205,3 +205,14 @@ def test_chain_seeds_from_disk_give_the_probed_draws(df, cache, monkeypatch):
     again = bs.fit(df, law="power_law_offset", x="x", y="y", **SMALL)
     assert calls == [SMALL["draws"]], "one sampler run: the seeds came from disk, not from a probe"
     assert _digest(again) == _digest(probed)
+
+
+def test_code_that_calls_python_is_not_saved(df, cache):
+    """A Student-t's gradient calls scipy.special's digamma through Python (numba object mode).  Such code,
+    saved and loaded by a new process, raised at every start ("the sampler could not start"), so it is not
+    saved: every process compiles it, and fits."""
+    f = _fit(df, likelihood="studentt")
+    assert diskcache.stats["last"] == "uncacheable" and diskcache.entries(cache) == []
+    assert np.isfinite(f.draws()["nu"]).all()
+    _fit(df)  # the log-normal model calls no Python: saved as before
+    assert diskcache.stats["last"] == "miss" and len(diskcache.entries(cache)) == 1

@@ -1,54 +1,53 @@
 """A persistent on-disk cache of compiled nutpie models, so that a new process does not compile again.
 
-Why by hand: ``nutpie.compile_pymc_model`` (numba backend) builds two C callbacks with ``numba.cfunc``
-(log density with gradient; "expand", which computes the traced variables) and nothing caches them:
-they close over a record dtype with fresh ``uuid4`` field names and over per-call ``extract_*``
-dispatchers, so every process re-types and re-lowers the whole inlined PyTensor function.  Measured
-(2 cores; pymc 6.4.0, pytensor 3.3.8, nutpie 0.16.11, numba 0.68.0; 1-break BNSL, 14 points): with
-PyTensor's numba cache warm a new process still spent 5.5-6.3 s in ``compile_pymc_model``, 7.2 of 9.0 s
-under cProfile in the two ``numba.cfunc`` calls (``compile_pymc_model(..., cache=True)``: 0 hits).
-A hit here takes 0.07-0.2 s, key included.
+Why by hand: ``nutpie.compile_pymc_model`` (numba backend) builds two C callbacks with ``numba.cfunc`` (log
+density with gradient; "expand", which computes the traced variables) and nothing caches them: they close over a
+record dtype with fresh ``uuid4`` field names and over per-call ``extract_*`` dispatchers, so every process
+re-types and re-lowers the whole inlined PyTensor function.  Measured (2 cores; pymc 6.4.0, pytensor 3.3.8,
+nutpie 0.16.11, numba 0.68.0; 1-break BNSL, 14 points): with PyTensor's numba cache warm a new process still
+spent 5.5-6.3 s in ``compile_pymc_model``, 7.2 of 9.0 s under cProfile in the two ``numba.cfunc`` calls
+(``compile_pymc_model(..., cache=True)``: 0 hits). A hit here takes 0.07-0.2 s, key included.
 
-Same draws in every process: numba gives the inlined PyTensor kernels weak (linkonce_odr) linkage, and
-LLVM binds a weak symbol to the first definition of its name in the process, so a process that compiled
-the kernels itself (cold PyTensor cache) ran its standalone copies: other gradient bits, other draws than
-later processes.  An entry holds the wrapper's code re-emitted (codegen of the same IR, no optimisation)
-with all but the wrapper internal, and the compiling process loads it too: all processes draw the same.
+Same draws in every process: numba gives the inlined PyTensor kernels weak (linkonce_odr) linkage, and LLVM
+binds a weak symbol to the first definition of its name in the process, so a process that compiled the kernels
+itself (cold PyTensor cache) ran its standalone copies: other gradient bits, other draws than later processes.
+An entry holds the wrapper's code re-emitted (codegen of the same IR, no optimisation) with all but the wrapper
+internal, and the compiling process loads it too: all processes draw the same.
 
 What it relies on (private APIs; their versions are in the key):
 
-* ``nutpie.compile_pymc.CompiledPyMCModel``: sampling reads only ``compiled_*_func.address``, the
-  record ``user_data`` (pointers to the shared values, fields named by the saved keys),
-  ``shared_data``/``shared_var_keys`` (``with_data`` too), shapes and coords (``logp_func`` and
-  ``expand_func`` are ``None`` when loaded).  nutpie's ``make_user_data``, ``_prepare_dims_and_coords``,
-  ``_rv_dict_to_flat_array_wrapper`` and ``_wrap_with_lock`` rebuild the live parts (current data,
-  coords, the default initial-point function, built lazily).
-* numba: ``CodeLibrary.serialize_using_object_code`` (for the final module's bitcode), its codegen's
-  target machine, and ``codegen.unserialize_library`` (how numba loads its own cache).  Libraries with
-  dynamic globals (process addresses) are not saved.  The symbols the code imports (NRT_*, numba_*,
-  Py*, libm) must resolve before a load, else LLVM aborts the process: the NRT is initialised first,
-  numba's full target refresh (0.3-0.7 s) only if still needed.  Common symbols keep numba's names,
-  whose uids PyTensor's numba linker makes random (``pytensor.link.numba.cache``); nothing is saved
-  if it did not.
+* ``nutpie.compile_pymc.CompiledPyMCModel``: sampling reads only ``compiled_*_func.address``, the record
+  ``user_data`` (pointers to the shared values, fields named by the saved keys),
+  ``shared_data``/``shared_var_keys`` (``with_data`` too), shapes and coords (``logp_func`` and ``expand_func``
+  are ``None`` when loaded).  nutpie's ``make_user_data``, ``_prepare_dims_and_coords``,
+  ``_rv_dict_to_flat_array_wrapper`` and ``_wrap_with_lock`` rebuild the live parts (current data, coords, the
+  default initial-point function, built lazily).
+* numba: ``CodeLibrary.serialize_using_object_code`` (for the final module's bitcode), its codegen's target
+  machine, and ``codegen.unserialize_library`` (how numba loads its own cache).  Libraries with dynamic globals
+  (process addresses) or that call Python (object mode: PyTensor calls ``scipy.special``'s digamma, in a
+  Student-t's gradient, that way) are not saved: loaded by a new process, their log density raised at every
+  start.  The symbols the code imports (NRT_*, numba_*, Py*, libm) must resolve before a load, else LLVM aborts
+  the process: the NRT is initialised first, numba's full target refresh (0.3-0.7 s) only if still needed.
+  Common symbols keep numba's names, whose uids PyTensor's numba linker makes random
+  (``pytensor.link.numba.cache``); nothing is saved if it did not.
 
-The key is a SHA-256 over :data:`SCHEMA`; the versions of Python, numpy, numba, llvmlite, pytensor,
-pymc, nutpie and the platform; numba's CPU target (triple, CPU, features) and codegen options; the
-PyTensor options that change rewriting or code (and ``PYTENSOR_FLAGS`` less its directories);
-``check_bounds``; a structural hash of the log-density and traced graphs (ops and properties,
-constants by value: law, priors, likelihood); the free and traced variables; and the dtype and shape
-of each shared (``pm.Data``) value, integer scalars by value.  A hit reads the current data.  A graph
-that cannot be hashed stably (an op printed with an address) is compiled as usual, not cached.
+The key is a SHA-256 over :data:`SCHEMA`; the versions of Python, numpy, numba, llvmlite, pytensor, pymc, nutpie
+and the platform; numba's CPU target (triple, CPU, features) and codegen options; the PyTensor options that
+change rewriting or code (and ``PYTENSOR_FLAGS`` less its directories); ``check_bounds``; a structural hash of
+the log-density and traced graphs (ops and properties, constants by value: law, priors, likelihood); the free
+and traced variables; and the dtype and shape of each shared (``pm.Data``) value, integer scalars by value.  A
+hit reads the current data.  A graph that cannot be hashed stably (an op printed with an address) is compiled as
+usual, not cached.
 
-An entry ``<dir>/nutpie/<key>.nutpie`` is a magic line, the payload's SHA-256 and the pickled payload
-(machine code: the folder must be as trusted as the user's home; it is created 0700).
-Writes are atomic (temporary file, then rename).  An entry whose header, checksum, key or layout does
-not match, or that fails to load, is never used: the model is compiled and the entry replaced; any
-failure of the cache falls back to a plain compile.  Hits refresh an entry's mtime; after a save the
-least recently used entries beyond :data:`MAX_ENTRIES` or ``$BAYESCALE_CACHE_MAX_MB`` (default 200)
-MB are removed.  The folder is ``$BAYESCALE_CACHE_DIR``, else ``bayescale`` under ``$XDG_CACHE_HOME``
-(default ``~/.cache``); ``BAYESCALE_CACHE_DIR=off`` (or ``0``, ``false``, ``no``, ``none``,
-``disable``) turns the cache off (and with it this reproducibility).  :data:`stats` counts what the
-cache did in this process.  Importing this module has no side effects.
+An entry ``<dir>/nutpie/<key>.nutpie`` is a magic line, the payload's SHA-256 and the pickled payload (machine
+code: the folder must be as trusted as the user's home; it is created 0700). Writes are atomic (temporary file,
+then rename).  An entry whose header, checksum, key or layout does not match, or that fails to load, is never
+used: the model is compiled and the entry replaced; any failure of the cache falls back to a plain compile.
+Hits refresh an entry's mtime; after a save the least recently used entries beyond :data:`MAX_ENTRIES` or
+``$BAYESCALE_CACHE_MAX_MB`` (default 200) MB are removed.  The folder is ``$BAYESCALE_CACHE_DIR``, else
+``bayescale`` under ``$XDG_CACHE_HOME`` (default ``~/.cache``); ``BAYESCALE_CACHE_DIR=off`` (or ``0``,
+``false``, ``no``, ``none``, ``disable``) turns the cache off (and with it this reproducibility).  :data:`stats`
+counts what the cache did in this process.  Importing this module has no side effects.
 """
 
 from __future__ import annotations
@@ -75,12 +74,13 @@ __all__ = ["compile_cached", "cache_dir", "model_key", "entries", "stats", "SCHE
 
 log = logging.getLogger(__name__)
 
-#: Bump whenever the entry layout or what a load rebuilds changes: older entries then miss.
-SCHEMA = 3
+SCHEMA = 4  #: bumped when what an entry holds changes, so older entries miss (4: none calls Python)
 MAGIC = b"bayescale-nutpie-cache\n"
 SUBDIR, SUFFIX = "nutpie", ".nutpie"
 MAX_ENTRIES, DEFAULT_MAX_MB = 500, 200.0  # an entry of a small law is about 0.4 MB
 OFF_VALUES = frozenset({"off", "0", "false", "no", "none", "disable", "disabled"})
+#: Imports of code that calls Python (numba object mode), which fails when loaded by a new process
+PYTHON_CALLS = frozenset({"PyImport_ImportModule", "PyObject_GetAttrString", "PyObject_CallFunctionObjArgs"})
 _TMP_MAX_AGE_S = 3600.0  # older temporary files were left by a writer that crashed
 # PyTensor and numba options that can change the rewritten graph or the generated code
 _PYTENSOR_OPTIONS = ("floatX", "numba__fastmath", "optimizer", "optimizer_excluding", "optimizer_including",
@@ -273,6 +273,8 @@ def _dump_cfunc(cf, name: str) -> dict:
         raise Uncacheable("wrapper not found in its library")
     needs = {f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm.")}
     needs |= {g.name for g in mod.global_variables if g.is_declaration}
+    if needs & PYTHON_CALLS:
+        raise Uncacheable("compiled code calls Python (numba object mode)")
     code = cpu_target.target_context.codegen()._tm.emit_object(mod)  # no optimisation: codegen of the same IR
     return {"wrapper": name, "lib": (name, "object", (code, mod.as_bitcode())), "needs": sorted(needs)}
 
@@ -358,7 +360,6 @@ def _lazy_initial_point(model, shape_info, n_free: int):
                 built.append(_rv_dict_to_flat_array_wrapper(_wrap_with_lock(ipf), names=shape_info[0][:n_free],
                                                             shapes=shape_info[2][:n_free]))
         return built[0](seed)
-
     return initial_point
 
 
@@ -389,10 +390,9 @@ def _load(model, p: dict):
 def compile_cached(model, *, directory: Path | str | None = None):
     """``nutpie.compile_pymc_model(model)``, loaded from the on-disk cache when an entry matches.
 
-    On a miss the model is compiled and saved; an entry that is corrupt or fails to load is not
-    used, and is compiled again and replaced.  A failure of the cache itself falls back to a plain
-    compile.  ``directory`` defaults to :func:`cache_dir` (``None`` there: no cache).
-    Returns a ``nutpie.compile_pymc.CompiledPyMCModel``.
+    On a miss the model is compiled and saved; an entry that is corrupt or fails to load is not used, and is
+    compiled again and replaced.  A failure of the cache itself falls back to a plain compile.  ``directory``
+    defaults to :func:`cache_dir` (``None`` there: no cache).  Returns a ``nutpie.compile_pymc.CompiledPyMCModel``.
     """
     import nutpie  # deferred: the sampler is loaded only when a fit runs
 
