@@ -161,3 +161,18 @@ def test_bnsl1_samples_the_break_effect_and_derives_the_slope_change():
              + stats.norm.logpdf(pt["f1_raw"]) + stats.norm.logpdf(pt["e1_raw"]) + stats.norm.logpdf(pt["b_raw"])
              + half(pt["sigma_raw_log__"]))
     assert m.compile_logp(jacobian=True)(pt) == pytest.approx(like + prior, rel=1e-9)
+
+
+def test_studentt_draws_of_a_heavy_tail_pass_the_float_range_without_warnings():
+    """With nu near 0.5 a draw can exceed the float range: it is +inf, quietly; the median stays the law's."""
+    import warnings
+
+    from bayescale.spec.likelihoods import get_likelihood
+
+    mu = np.full((400, 50), 2.0)
+    noise = {"sigma": np.full(400, 3.0), "nu": np.full(400, 0.5)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = get_likelihood("studentt").draw(mu, noise, np.random.default_rng(0))
+    assert np.isposinf(d).any() and not np.isnan(d).any()
+    assert np.median(d) == pytest.approx(2.0, rel=0.1)

@@ -233,7 +233,9 @@ class StudentT(Likelihood):
         mu = np.asarray(mu, dtype=float)
         sigma = _per_draw(noise, "sigma", mu)
         nu = _per_draw(noise, "nu", mu)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # over: with a small nu a draw of the tail can pass the float range; it is then +inf, which the
+        # intervals (quantiles) take as what it is, a draw beyond every finite value
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.exp(np.log(mu) + sigma * rng.standard_t(np.broadcast_to(nu, mu.shape)))
 
     def noise_start(self, residuals, y):
