@@ -25,7 +25,8 @@ Printed per data set: coverage of the 50/80/90/95% intervals of a new observatio
 RMSLE of the median, and the share of fits whose diagnostics passed.  ``--quick``: two gadre curves,
 small draws (a smoke test).
 
-Usage: ``python benchmarks/nd_calibration.py [--data epoch gadre porian muennighoff] [--quick]``.
+Usage: ``python benchmarks/nd_calibration.py [--data epoch gadre porian muennighoff] [--quick]
+[--likelihood studentt]``.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    choices=["epoch", "gadre", "porian", "muennighoff"])
     p.add_argument("--quick", action="store_true", help="two gadre curves, 2 chains x 200 draws (smoke test)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--likelihood", default="lognormal", choices=("lognormal", "studentt"),
+                   help="the fits' likelihood (default lognormal, the package's)")
     p.add_argument("--out", type=Path, default=None, help="also write the points (CSV) here")
     a = p.parse_args(argv)
     names = ["gadre"] if a.quick else a.data
@@ -129,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for ds, curve, law, train, test in splits(names, a.quick):
         t = time.perf_counter()
         inputs = list(bs.get_law(law).inputs)
-        fit = bs.fit(train[[*inputs, "y"]], law=law, x=inputs, y="y", seed=a.seed, progressbar=False, **sampling)
+        fit = bs.fit(train[[*inputs, "y"]], law=law, x=inputs, y="y", likelihood=a.likelihood, seed=a.seed,
+                     progressbar=False, **sampling)
         ok = fit.diagnostics().ok
         for when, disc in (("before", "off"), ("after", "default"), ("autocorrelation", AUTOCORRELATION)):
             s = score(fit, test, disc, a.seed)
@@ -141,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = summarise(points)
     print(markdown(table))
     print(f"\n{points['curve'].nunique()} curves, {time.perf_counter() - t0:.0f} s; sampling: "
-          f"{'2 chains x 200 draws (quick)' if a.quick else 'the package defaults'}, seed {a.seed}")
+          f"{'2 chains x 200 draws (quick)' if a.quick else 'the package defaults'}, seed {a.seed}, "
+          f"likelihood {a.likelihood}")
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         points.to_csv(a.out, index=False)
