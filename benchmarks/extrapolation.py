@@ -79,7 +79,7 @@ sys.path.insert(0, str(HERE))
 
 #: Domain -> group used for the published comparison.
 GROUP = {"IC": "image classification", "NMT": "language", "LM": "language", "BB": "language",
-         "DD": "double descent", "Nano": "nanoGPT width", "ColPreT": "colpret"}  # colpret: colpret_calibration.py
+         "DD": "double descent", "Nano": "nanoGPT width", "ColPreT": "colpret"}  # colpret: learn_discrepancy.py
 GROUPS = ("image classification", "language", "double descent", "nanoGPT width")
 #: Published figures to compare with: (method, group) -> (RMSLE, mean held-out log-likelihood or None).
 PUBLISHED = {

@@ -43,10 +43,9 @@ from bayescale.spec.discrepancy import Discrepancy
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE.parent / "bayescale" / "spec" / "discrepancy.csv"
+sys.path.insert(0, str(HERE))
 
-#: Dataset of each revisiting_nsl domain, and the group it is reported in.
-GROUP = {"IC": "image classification", "NMT": "language", "LM": "language", "BB": "language",
-         "DD": "double descent", "Nano": "nanoGPT width", "ColPreT": "colpret"}
+from extrapolation import GROUP  # noqa: E402  (the group each domain is reported in)
 
 
 @dataclass(frozen=True)
