@@ -60,13 +60,18 @@ def family(curve: str) -> str:
     return next((f for start, f in FAMILIES if name.startswith(start)), "other")
 
 
+def reliable(res: dict) -> bool:
+    """The stacked forecast's own flag (``Forecast.reliable``): every law with weight passed its diagnostics."""
+    return all(v["ok"] for v in res["laws"].values() if v["weight"] > 0)
+
+
 def passing_only(res: dict) -> dict | None:
     """The curve's result with the stacking weights moved onto the laws that passed their diagnostics (equal
     weights), when a law with weight failed and another passed; else None.  A tried alternative to stacking
     every law (not adopted: benchmarks/README.md)."""
     laws = res["laws"]
     good = [k for k, v in laws.items() if v["ok"]]
-    if not good or all(v["ok"] for v in laws.values() if v["weight"] > 0):
+    if not good or reliable(res):
         return None
     return {**res, "laws": {k: {**v, "weight": 1.0 / len(good) if k in good else 0.0} for k, v in laws.items()}}
 
@@ -104,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         done.append(res)
         print(f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {res['curve']} ({res['seconds']:.0f}s, "
               f"{len(res['y_test'])} held out)", file=sys.stderr, flush=True)
-    # the stacked forecast's own flag (Forecast.reliable): every law with weight passed its diagnostics
-    passed = {r["curve"]: all(v["ok"] for v in r["laws"].values() if v["weight"] > 0) for r in done}
+    passed = {r["curve"]: reliable(r) for r in done}
     pts = []
     for row in ROWS:
         disc = OFF if row == "off" else get_discrepancy(row)
