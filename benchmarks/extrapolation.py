@@ -736,6 +736,17 @@ def write_outputs(rows, timings, out: Path, cfg) -> str:
     return md
 
 
+def part_arg(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 0/5, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"part I/N needs 0 <= I < N, got {text!r}")
+    return i, n
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="4 curves, 2 laws, 300 draws x 2 chains, 1 worker")
@@ -745,6 +756,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--every-nano", type=int, default=None, help="every k-th Nano curve (overrides --every-other)")
     p.add_argument("--every-other", type=int, default=1, help="every k-th DD and Nano curve")
     p.add_argument("--no-others", action="store_true", help="revisiting_nsl curves only (no DD, Nano)")
+    p.add_argument("--part", type=part_arg, default=None, metavar="I/N",
+                   help="only the I-th of N interleaved parts of the selected curves (I = 0..N-1), to share "
+                        "a run too long for one sitting (each part in its own --out; their rows.jsonl and "
+                        "timings.jsonl concatenated into one folder make the whole for --aggregate-only)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 2; 1 with --quick)")
     p.add_argument("--draws", type=int, default=None)
     p.add_argument("--tune", type=int, default=None)
@@ -772,7 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"revisiting_nsl curves with index % k == {a.offset} % k within each domain (sorted by curve_id), "
             f"k = {a.every_ic or a.every} for IC, {a.every} for NMT/LM/BB"
             + ("" if a.no_others else f" + DD curves with index % {a.every_other} == 0 and Nano curves with "
-               f"index % {a.every_nano or a.every_other} == 0 (sorted by name)"))}
+               f"index % {a.every_nano or a.every_other} == 0 (sorted by name)"))
+           + (f"; part {a.part[0]} of {a.part[1]} (every {a.part[1]}th from the {a.part[0]}th)" if a.part else "")}
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "rows.jsonl"
     if a.aggregate_only:
@@ -790,6 +806,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others,
                            every_other=a.every_other, every_ic=a.every_ic, every_nano=a.every_nano)
+    if a.part:
+        curves = curves[a.part[0]::a.part[1]]
     if a.baselines_only:
         rows = [r for c in curves for r in run_baselines(c)]
         md = (f"Least-squares baselines alone on {len(curves)} curves ({cfg['selection']})\n\n"
