@@ -155,10 +155,11 @@ def load_curves(data_dir: Path | None = None) -> list[Curve]:
 
 def select_curves(curves: Sequence[Curve], *, quick: bool = False, every: int = 1, offset: int = 0,
                   others: bool = True, every_other: int = 1, every_ic: int | None = None,
-                  every_nano: int | None = None) -> list[Curve]:
+                  every_nano: int | None = None, part: tuple[int, int] | None = None) -> list[Curve]:
     """The quick set, or the revisiting_nsl curves with index ``k % every == offset`` within their domain
     (sorted by curve id; ``every_ic`` overrides ``every`` for IC), plus (when ``others``) the DD and Nano
-    curves with ``k % every_other == 0`` (``every_nano`` overrides it for Nano)."""
+    curves with ``k % every_other == 0`` (``every_nano`` overrides it for Nano); with ``part = (i, n)``,
+    every ``n``-th of those from the ``i``-th."""
     if quick:
         byname = {c.name: c for c in curves}
         return [byname[n] for n in QUICK_CURVES]
@@ -178,7 +179,7 @@ def select_curves(curves: Sequence[Curve], *, quick: bool = False, every: int = 
             if k % (every_nano if (c.domain == "Nano" and every_nano) else every_other):
                 continue
         out.append(c)
-    return out
+    return out[part[0]::part[1]] if part else out
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -805,9 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(write_outputs(rows, timings, a.out, json.loads((a.out / "config.json").read_text())))
         return 0
     curves = select_curves(load_curves(), quick=q, every=a.every, offset=a.offset, others=not a.no_others,
-                           every_other=a.every_other, every_ic=a.every_ic, every_nano=a.every_nano)
-    if a.part:
-        curves = curves[a.part[0]::a.part[1]]
+                           every_other=a.every_other, every_ic=a.every_ic, every_nano=a.every_nano, part=a.part)
     if a.baselines_only:
         rows = [r for c in curves for r in run_baselines(c)]
         md = (f"Least-squares baselines alone on {len(curves)} curves ({cfg['selection']})\n\n"

@@ -503,3 +503,39 @@ def test_colpret_calibration_quick_runs_end_to_end(data_dir, tmp_path):
     # the stored default widens every held-out point's interval beyond the data: its PITs move towards 0.5
     off, default = (pts[pts["discrepancy"] == k].set_index(["curve", "x"])["pit"] for k in ("off", "default"))
     assert (abs(default - 0.5) <= abs(off - 0.5) + 0.05).mean() > 0.9
+
+
+def test_part_takes_every_nth_selected_curve_and_checks_its_form(data_dir):
+    import argparse
+
+    assert ex.part_arg("2/5") == (2, 5)
+    for bad in ("5/5", "-1/3", "2", "a/b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            ex.part_arg(bad)
+    curves = ex.load_curves(data_dir)
+    parts = [ex.select_curves(curves, every=2, part=(i, 5)) for i in range(5)]
+    names = [c.name for p in parts for c in p]
+    assert sorted(names) == sorted(c.name for c in ex.select_curves(curves, every=2))  # each curve in one part
+    assert all(abs(len(p) - len(parts[0])) <= 1 for p in parts) and {c.domain for c in parts[4]} >= {"IC", "DD"}
+
+
+def test_dask_vs_pool_record_compares_numbers_and_wall_times(tmp_path):
+    """The issue-18 record's comparison: equal rows, a changed number, and parts not yet finished."""
+    rec = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "compare.py"
+    row = {"curve": "c", "method": "stacked", "law": "stacked", "rmsle": 0.1, "in90_obs_points": [1, 0],
+           "lpd": None, "worker": 1, "remedy": "none"}
+    for part, shift in (("part0", 0.0), ("part1", 2e-3)):
+        for path, dx in (("dask", 0.0), ("pool", shift)):
+            (tmp_path / part / path).mkdir(parents=True)
+            rows = [row, {**row, "worker": 2, "method": "chosen", "rmsle": 0.2 + dx}]
+            (tmp_path / part / path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            (tmp_path / part / path / "timings.jsonl").write_text('{"curve_s": 10.0}\n{"curve_s": 30.0}\n')
+        (tmp_path / part / "stamps.txt").write_text(
+            f"dask {part[-1]} start x\ndask part {part[-1]} end 2026Z rc 0 wall_s 40.5\n"
+            f"pool part {part[-1]} end 2026Z rc 0 wall_s 50.5\n")
+    (tmp_path / "part2" / "dask").mkdir(parents=True)  # a part still running: left out
+    r = subprocess.run([sys.executable, str(rec), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = {ln.split(" | ")[0]: ln for ln in r.stdout.splitlines() if ln.startswith("| part")}
+    assert "| 0.0e+00 | 0 |" in lines["| part0"] and "| 2.0e-03 | 0 |" in lines["| part1"]
+    assert "| all | 4 | 81 | 101 |" in r.stdout and "Dask / pool wall time: 0.802" in r.stdout
