@@ -523,11 +523,12 @@ def test_dask_vs_pool_record_compares_numbers_and_wall_times(tmp_path):
     """The issue-18 record's comparison: equal rows, a changed number, and parts not yet finished."""
     rec = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "compare.py"
     row = {"curve": "c", "method": "stacked", "law": "stacked", "rmsle": 0.1, "in90_obs_points": [1, 0],
-           "lpd": None, "worker": 1, "remedy": "none"}
+           "lpd": None, "worker": 1, "remedy": "none", "weights": {"a": 0.25, "b": 0.75}}
     for part, shift in (("part0", 0.0), ("part1", 2e-3)):
         for path, dx in (("dask", 0.0), ("pool", shift)):
             (tmp_path / part / path).mkdir(parents=True)
-            rows = [row, {**row, "worker": 2, "method": "chosen", "rmsle": 0.2 + dx}]
+            rows = [{**row, "time_s": 5 + 10 * dx, "weights": {"b": 0.75, "a": 0.25 + dx / 2}},  # weights: keys in
+                    {**row, "worker": 2, "method": "chosen", "rmsle": 0.2 + dx}]             # either order
             (tmp_path / part / path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
             (tmp_path / part / path / "timings.jsonl").write_text('{"curve_s": 10.0}\n{"curve_s": 30.0}\n')
         (tmp_path / part / "stamps.txt").write_text(

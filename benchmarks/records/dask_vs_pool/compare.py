@@ -37,7 +37,7 @@ def _numbers(value) -> np.ndarray:
 def largest_difference(a: list[dict], b: list[dict]) -> tuple[float, int, list[str]]:
     """Largest absolute difference of any numeric field between matching rows; rows matched; mismatches
     (rows in one run only, or text fields that differ)."""
-    skip = {"worker", "seconds", "plot"}  # the worker's pid and times differ by design
+    skip = {"worker", "time_s", "seconds", "plot"}  # the worker's pid and the times differ by design
     key = lambda r: (r["curve"], r["method"], r.get("law"))  # noqa: E731
     ra, rb = {key(r): r for r in a}, {key(r): r for r in b}
     issues = [f"only in one run: {k}" for k in sorted(set(ra) ^ set(rb), key=str)]
@@ -47,6 +47,8 @@ def largest_difference(a: list[dict], b: list[dict]) -> tuple[float, int, list[s
             if f in skip:
                 continue
             x, y = ra[k].get(f), rb[k].get(f)
+            if isinstance(x, dict) and isinstance(y, dict) and set(x) == set(y):  # e.g. stacking weights by law
+                x, y = [x[i] for i in sorted(x)], [y[i] for i in sorted(y)]
             nx, ny = _numbers(x), _numbers(y)
             if nx.size and nx.shape == ny.shape:
                 both = np.isfinite(nx) & np.isfinite(ny)
