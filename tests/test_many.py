@@ -52,6 +52,23 @@ def test_fit_many_on_a_local_cluster_reports_a_bad_group_and_resumes(tmp_path):
     assert sorted(res2.table["group"]) == sorted(t.index)
 
 
+@pytest.mark.slow
+def test_fit_many_comparing_laws_saves_every_law_of_every_group(tmp_path):
+    out = tmp_path / "out"
+    laws = ["power_law", "power_law_offset"]
+    res = bs.fit_many(_table()[lambda d: d["curve"] != "c2"], group="curve", laws=laws, x="x", y="y",
+                      targets=[1e6], out=out, n_workers=1, **SAMPLING)
+    t = res.table.set_index("group")
+    assert t.loc["bad", "status"] == "failed"
+    for g in ("c0", "c1"):
+        rec = next(r for r in res.records if r["group"] == g)
+        assert rec["status"] in ("ok", "unreliable") and rec["recommended"] in laws
+        assert set(rec["saved"]) == set(laws) and t.loc[g, "forecast0_lower"] < t.loc[g, "forecast0_upper"]
+        for nm in laws:
+            again = bs.load(rec["saved"][nm])
+            assert again.law.name == nm and (out / "fits" / g / f"{nm}.nc").is_file()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

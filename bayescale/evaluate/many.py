@@ -8,7 +8,8 @@ it compiles each law once and swaps the data of later groups into the compiled m
 Nothing is lost when a group fails: a group whose data are bad or whose fit raises is
 reported with its reason while the others finish; results are appended to
 ``OUT/results.jsonl`` as groups finish (the client holds one summary row per group,
-never the fits), each fit is saved as ``OUT/fits/<group>.nc``, and a rerun with
+never the fits), each fit is saved as ``OUT/fits/<group>.nc`` (a comparison's fits as
+``OUT/fits/<group>/<law>.nc``), and a rerun with
 ``resume=True`` skips the groups already recorded.
 """
 
@@ -91,6 +92,8 @@ def _fit_group(label: Any, frame: pd.DataFrame, *, law: str, laws: Sequence[str]
             record["forecasts"] = fc.to_records() if fc is not None else []
             ok = all(f.diagnostics().ok for f in c.fits.values())
             record["diagnostics"] = best.diagnostics().to_dict()
+            if path:  # every compared law's fit, so the comparison's weights can be applied again later
+                record["saved"] = {nm: str(f.save(Path(path) / f"{nm}.nc")) for nm, f in c.fits.items()}
         else:
             the_law = law_from_json(law) if law.startswith("{") else get_law(law)
             ds = load_data(frame, x=list(the_law.inputs) if x is None else x, y=y, inputs=the_law.inputs,
@@ -277,7 +280,8 @@ def fit_many(
     prob : float
         Interval probability of parameters and forecasts.
     out : folder, optional
-        Where ``results.jsonl`` and ``fits/<group>.nc`` are written as groups finish.
+        Where ``results.jsonl`` and ``fits/<group>.nc`` are written as groups finish (with ``laws``,
+        ``fits/<group>/<law>.nc`` for each compared law; the record keeps their paths in ``saved``).
     resume : bool
         Skip the groups already recorded in ``out/results.jsonl``.
     scheduler : None, str or distributed.Client
@@ -343,7 +347,8 @@ def _run(client, todo, *, law, laws, x, y, config, targets, prob, out_dir, resul
     futures = []
     for key, part in todo:
         label = _group_label(key)
-        path = str(out_dir / "fits" / f"{_safe_name(key)}.nc") if (out_dir and not laws) else None
+        # one fit: fits/<group>.nc; a comparison: fits/<group>/<law>.nc for each law
+        path = str(out_dir / "fits" / (_safe_name(key) + ("" if laws else ".nc"))) if out_dir else None
         futures.append(client.submit(_fit_group, label, part, law=law, laws=laws, x=x, y=y, config=config,
                                      targets=targets, prob=prob, path=path, pure=False))
     records, n_failed, start = [], 0, time.monotonic()
