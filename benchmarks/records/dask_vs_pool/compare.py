@@ -11,6 +11,7 @@ Usage: ``python benchmarks/records/dask_vs_pool/compare.py [DIR]`` (DIR: this fo
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -20,7 +21,10 @@ import numpy as np
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The records of a ``.jsonl`` file, or of its gzipped copy ``.jsonl.gz`` (as kept here)."""
+    gz = path.with_name(path.name + ".gz")
+    text = path.read_text() if path.is_file() else gzip.decompress(gz.read_bytes()).decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _numbers(value) -> np.ndarray:
