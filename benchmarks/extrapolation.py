@@ -760,7 +760,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--part", type=part_arg, default=None, metavar="I/N",
                    help="only the I-th of N interleaved parts of the selected curves (I = 0..N-1), to share "
                         "a run too long for one sitting (each part in its own --out; their rows.jsonl and "
-                        "timings.jsonl concatenated into one folder make the whole for --aggregate-only)")
+                        "timings.jsonl concatenated into one folder, with one part's config.json, make the "
+                        "whole for --aggregate-only)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 2; 1 with --quick)")
     p.add_argument("--draws", type=int, default=None)
     p.add_argument("--tune", type=int, default=None)
