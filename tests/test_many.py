@@ -119,20 +119,25 @@ def test_fit_many_checks_before_starting_a_cluster(tmp_path):
     assert rc == 2
 
 
-def _profiler_setting(_item):
+_QUIET_KEYS = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
+               "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
+
+
+def _quiet_settings(_item):
     import dask
 
-    return dask.config.get("distributed.worker.profile.enabled")
+    return [dask.config.get(k) for k in _QUIET_KEYS]
 
 
 @pytest.mark.slow
-def test_local_cluster_workers_run_without_the_profiler():
-    # the dashboard's stack sampler cost 8-15% of the wall time of small fits; the package's own
-    # LocalCluster turns it off on its workers (and leaves the client's configuration alone)
+def test_local_cluster_workers_run_without_the_profiler_and_with_slower_monitors():
+    # the dashboard's stack sampler and the 20 ms / 100 ms / 500 ms monitors took CPU from the fits;
+    # the package's own LocalCluster turns the sampler off and slows the monitors on its workers (and
+    # leaves the client's configuration alone)
     from bayescale.evaluate.many import dask_map
 
-    assert list(dask_map(_profiler_setting, [0], n_workers=1)) == [False]
-    assert _profiler_setting(0) is True
+    assert list(dask_map(_quiet_settings, [0], n_workers=1)) == [[False, "1s", "10s", "2s"]]
+    assert _quiet_settings(0) == [True, "20ms", "500ms", "100ms"]
 
 
 _SET_UP: dict[str, int] = {}

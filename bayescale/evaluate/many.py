@@ -159,6 +159,22 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+#: Dask settings for the package's own LocalCluster: its periodic work, which serves a dashboard that is
+#: not started here, competes with the fits for the cores.  Each worker's statistical profiler samples
+#: the running thread's stack every 10 ms: on 24 bnsl1 fits on 2 workers and 2 cores it cost 8-15% of the
+#: wall time (benchmarks/README.md, "Many curves").  The event loops' health check every 20 ms, the
+#: system monitor every 500 ms and the memory monitor every 100 ms cost, measured on 6 warm bnsl1 fits
+#: in one worker (27 s), 0.40 s of the worker's CPU besides the fits and 0.8-1.0 s of the client
+#: process's (the scheduler's loop) with Dask's defaults, 0.07 s and 0.15 s with these; under full load
+#: that CPU is taken from the fits (benchmarks/records/dask_vs_pool/README.md).  The checks still run:
+#: a blocked loop is still reported (after 3 s), a worker over its memory limit is still paused or
+#: restarted, within 2 s instead of 0.1 s.
+_QUIET = {"distributed.worker.profile.enabled": False,
+          "distributed.admin.tick.interval": "1s",
+          "distributed.admin.system-monitor.interval": "10s",
+          "distributed.worker.memory.monitor-interval": "2s"}
+
+
 def _client(scheduler: Any, n_workers: int | None):
     """The Dask client to use, and a function that releases what was made here (client and cluster).
 
@@ -171,12 +187,9 @@ def _client(scheduler: Any, n_workers: int | None):
 
     if scheduler is None:
         n = n_workers or max(1, min(4, os.cpu_count() or 1))
-        # Each worker's statistical profiler samples the running thread's stack every 10 ms for
-        # the dashboard, which is not started here; measured on 24 bnsl1 fits on 2 workers and
-        # 2 cores, it cost 8-15% of the wall time (benchmarks/README.md, "Many curves").  The
-        # workers read the setting when they start, inside this block; an existing cluster
-        # (``scheduler=``) keeps its own configuration.
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # The workers read these settings when they start, inside this block; an existing cluster
+        # (``scheduler=``) keeps its own configuration.  See _QUIET for why.
+        with dask.config.set(_QUIET):
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)
