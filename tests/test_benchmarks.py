@@ -540,3 +540,13 @@ def test_dask_vs_pool_record_compares_numbers_and_wall_times(tmp_path):
     lines = {ln.split(" | ")[0]: ln for ln in r.stdout.splitlines() if ln.startswith("| part")}
     assert "| 0.0e+00 | 0 |" in lines["| part0"] and "| 2.0e-03 | 0 |" in lines["| part1"]
     assert "| all | 4 | 81 | 101 |" in r.stdout and "Dask / pool wall time: 0.802" in r.stdout
+    # a later commit's Dask run of part 0 alone: compared with the pool run of part 0 above, and marked so
+    later = tmp_path / "later"
+    (later / "part0" / "dask").mkdir(parents=True)
+    for name in ("rows.jsonl", "timings.jsonl"):
+        (later / "part0" / "dask" / name).write_text((tmp_path / "part0" / "dask" / name).read_text())
+    (later / "part0" / "stamps.txt").write_text("dask part 0 end 2026Z rc 0 wall_s 30.0\n")
+    r = subprocess.run([sys.executable, str(rec), str(later), "--pool-from", str(tmp_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"| 0.0e+00 | 0 | pool from {tmp_path.name} |" in r.stdout and "Dask / pool wall time: 0.594" in r.stdout

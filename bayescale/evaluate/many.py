@@ -166,7 +166,8 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
 #: system monitor every 500 ms and the memory monitor every 100 ms cost, measured on 6 warm bnsl1 fits
 #: in one worker (27 s), 0.40 s of the worker's CPU besides the fits and 0.8-1.0 s of the client
 #: process's (the scheduler's loop) with Dask's defaults, 0.07 s and 0.15 s with these; under full load
-#: that CPU is taken from the fits (benchmarks/records/dask_vs_pool/README.md).  The checks still run:
+#: that CPU is taken from the fits (benchmarks/records/dask_vs_pool/background.py; the
+#: record in benchmarks/records/README.md).  The checks still run:
 #: a blocked loop is still reported (after 3 s), a worker over its memory limit is still paused or
 #: restarted, within 2 s instead of 0.1 s.
 _QUIET = {"distributed.worker.profile.enabled": False,

@@ -6,11 +6,17 @@ executor is the only difference); ``stamps.txt`` has each run's start, end and w
 part and in all: curves, wall time of each path, the sum and median of the per-curve times, and the
 largest difference between the two paths' numbers over every row (same curve, method and law).
 
-Usage: ``python benchmarks/records/dask_vs_pool/compare.py [DIR]`` (DIR: this folder by default).
+The runs of one frozen commit are kept in a folder named after it (``00915e3/partI/...``).  A part
+whose pool run is missing there is compared with the pool run of the same part in ``--pool-from DIR2``
+(the pool path does not use the code that changed between the commits), marked as from another sitting.
+
+Usage: ``python benchmarks/records/dask_vs_pool/compare.py [DIR] [--pool-from DIR2]`` (DIR: by default
+each commit's folder here in turn).
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import re
@@ -74,22 +80,27 @@ def wall(stamps: Path) -> dict[str, float]:
     return out
 
 
-def main(root: Path) -> int:
+def main(root: Path, pool_from: Path | None = None) -> int:
     rows, total = [], {"dask": [0.0, []], "pool": [0.0, []]}
     for part in sorted(root.glob("part*")):
-        if not all((part / p / "timings.jsonl").is_file() for p in ("dask", "pool")):
+        src = {"dask": part, "pool": part}
+        if not (part / "pool" / "timings.jsonl").is_file() and pool_from is not None:
+            src["pool"] = pool_from / part.name  # the same part's pool run, from another sitting
+        if not all((src[p] / p / "timings.jsonl").is_file() for p in ("dask", "pool")):
             continue
-        w = wall(part / "stamps.txt")
-        if set(w) != {"dask", "pool"}:
+        w = {p: wall(src[p] / "stamps.txt").get(p) for p in ("dask", "pool")}
+        if None in w.values():
             continue
-        t = {p: [r["curve_s"] for r in _jsonl(part / p / "timings.jsonl")] for p in ("dask", "pool")}
-        worst, n, issues = largest_difference(_jsonl(part / "dask" / "rows.jsonl"), _jsonl(part / "pool" / "rows.jsonl"))
+        t = {p: [r["curve_s"] for r in _jsonl(src[p] / p / "timings.jsonl")] for p in ("dask", "pool")}
+        worst, n, issues = largest_difference(_jsonl(part / "dask" / "rows.jsonl"), _jsonl(src["pool"] / "pool" / "rows.jsonl"))
         for p in total:
             total[p][0] += w[p]
             total[p][1] += t[p]
+        sitting = "same" if src["pool"] == part else f"pool from {pool_from.name}"
         rows.append(f"| {part.name} | {len(t['dask'])} | {w['dask']:.0f} | {w['pool']:.0f} | "
                     f"{sum(t['dask']):.0f} / {sum(t['pool']):.0f} | "
-                    f"{np.median(t['dask']):.1f} / {np.median(t['pool']):.1f} | {n} | {worst:.1e} | {len(issues)} |")
+                    f"{np.median(t['dask']):.1f} / {np.median(t['pool']):.1f} | {n} | {worst:.1e} | {len(issues)} "
+                    f"| {sitting} |")
         for i in issues[:10]:
             print(f"{part.name}: {i}")
     if not rows:
@@ -97,14 +108,25 @@ def main(root: Path) -> int:
         return 1
     d, p = total["dask"], total["pool"]
     print("| part | curves | wall Dask (s) | wall pool (s) | curve time Dask / pool (s) | per-curve median Dask / pool (s) "
-          "| rows compared | largest difference | mismatches |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| rows compared | largest difference | mismatches | sitting |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"| all | {len(d[1])} | {d[0]:.0f} | {p[0]:.0f} | {sum(d[1]):.0f} / {sum(p[1]):.0f} | "
-          f"{np.median(d[1]):.1f} / {np.median(p[1]):.1f} | | | |")
+          f"{np.median(d[1]):.1f} / {np.median(p[1]):.1f} | | | | |")
     print(f"\nDask / pool wall time: {d[0] / p[0]:.3f}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", nargs="?", type=Path, help="one commit's folder of parts (default: each folder here)")
+    ap.add_argument("--pool-from", type=Path, help="where a part's missing pool run is taken from")
+    a = ap.parse_args()
+    here = Path(__file__).resolve().parent
+    roots = [a.dir] if a.dir else sorted(d for d in here.iterdir() if d.is_dir() and any(d.glob("part*")))
+    rc = 0
+    for r in roots:
+        if len(roots) > 1:
+            print(f"\n## {r.name}\n")
+        rc = max(rc, main(r, a.pool_from))
+    raise SystemExit(rc)
