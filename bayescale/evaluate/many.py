@@ -159,9 +159,9 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-#: Dask settings for the package's own LocalCluster: its periodic work, which serves a dashboard that is
-#: not started here, competes with the fits for the cores.  Each worker's statistical profiler samples
-#: the running thread's stack every 10 ms: on 24 bnsl1 fits on 2 workers and 2 cores it cost 8-15% of the
+#: Dask settings for the package's own LocalCluster: Dask's periodic work in the workers and the
+#: scheduler competes with the fits for the cores.  Each worker's statistical profiler, which serves a
+#: dashboard not started here, samples the running thread's stack every 10 ms: on 24 bnsl1 fits on 2 workers and 2 cores it cost 8-15% of the
 #: wall time (benchmarks/README.md, "Many curves").  The event loops' health check every 20 ms, the
 #: system monitor every 500 ms and the memory monitor every 100 ms cost, measured on 6 warm bnsl1 fits
 #: in one worker (27 s), 0.40 s of the worker's CPU besides the fits and 0.8-1.0 s of the client
