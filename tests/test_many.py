@@ -119,25 +119,33 @@ def test_fit_many_checks_before_starting_a_cluster(tmp_path):
     assert rc == 2
 
 
-_QUIET_KEYS = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
-               "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
+_WORKER_KEYS = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
+                "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
 
 
-def _quiet_settings(_item):
+def _worker_settings(_item):
     import dask
 
-    return [dask.config.get(k) for k in _QUIET_KEYS]
+    return [dask.config.get(k) for k in _WORKER_KEYS]
 
 
 @pytest.mark.slow
-def test_local_cluster_workers_run_without_the_profiler_and_with_slower_monitors():
-    # the dashboard's stack sampler and the 20 ms / 100 ms / 500 ms monitors took CPU from the fits;
-    # the package's own LocalCluster turns the sampler off and slows the monitors on its workers (and
-    # leaves the client's configuration alone)
-    from bayescale.evaluate.many import dask_map
+def test_local_cluster_runs_without_the_profiler_with_slower_monitors_and_one_task_per_worker():
+    # the dashboard's stack sampler and the 20 ms / 100 ms / 500 ms monitors took CPU from the fits,
+    # and two tasks per one-thread worker left a worker idle at the end of a run; the package's own
+    # LocalCluster changes all of these (and leaves the client's configuration alone)
+    from bayescale.evaluate.many import _client, dask_map
 
-    assert list(dask_map(_quiet_settings, [0], n_workers=1)) == [[False, "1s", "10s", "2s"]]
-    assert _quiet_settings(0) == [True, "20ms", "500ms", "100ms"]
+    assert list(dask_map(_worker_settings, [0], n_workers=1)) == [[False, "1s", "10s", "2s"]]
+    assert _worker_settings(0) == [True, "20ms", "500ms", "100ms"]
+    client, release = _client(None, 1)
+    try:
+        assert client.cluster.scheduler.WORKER_SATURATION == 1.0
+    finally:
+        release()
+    import dask
+
+    assert dask.config.get("distributed.scheduler.worker-saturation") == 1.1
 
 
 _SET_UP: dict[str, int] = {}

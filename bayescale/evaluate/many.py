@@ -159,21 +159,32 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-#: Dask settings for the package's own LocalCluster: Dask's periodic work in the workers and the
-#: scheduler competes with the fits for the cores.  Each worker's statistical profiler, which serves a
-#: dashboard not started here, samples the running thread's stack every 10 ms: on 24 bnsl1 fits on 2 workers and 2 cores it cost 8-15% of the
-#: wall time (benchmarks/README.md, "Many curves").  The event loops' health check every 20 ms, the
-#: system monitor every 500 ms and the memory monitor every 100 ms cost, measured on 6 warm bnsl1 fits
-#: in one worker (27 s), 0.40 s of the worker's CPU besides the fits and 0.8-1.0 s of the client
-#: process's (the scheduler's loop) with Dask's defaults, 0.07 s and 0.15 s with these; under full load
-#: that CPU is taken from the fits (benchmarks/records/dask_vs_pool/background.py; the
-#: record in benchmarks/records/README.md).  The checks still run:
-#: a blocked loop is still reported (after 3 s), a worker over its memory limit is still paused or
-#: restarted, within 2 s instead of 0.1 s.
-_QUIET = {"distributed.worker.profile.enabled": False,
-          "distributed.admin.tick.interval": "1s",
-          "distributed.admin.system-monitor.interval": "10s",
-          "distributed.worker.memory.monitor-interval": "2s"}
+#: Dask settings for the package's own LocalCluster, which runs long tasks (fits) on workers of one
+#: thread each and serves no dashboard.
+#:
+#: * Dask's periodic work in the workers and the scheduler competes with the fits for the cores.  Each
+#:   worker's statistical profiler, which serves the dashboard, samples the running thread's stack every
+#:   10 ms: on 24 bnsl1 fits on 2 workers and 2 cores it cost 8-15% of the wall time
+#:   (benchmarks/README.md, "Many curves").  The event loops' health check every 20 ms, the system
+#:   monitor every 500 ms and the memory monitor every 100 ms cost, measured on 6 warm bnsl1 fits in
+#:   one worker (27 s), 0.40 s of the worker's CPU besides the fits and 0.8-1.0 s of the client
+#:   process's (the scheduler's loop) with Dask's defaults, 0.07 s and 0.15 s with these; under full
+#:   load that CPU is taken from the fits (benchmarks/records/dask_vs_pool/background.py; the record
+#:   in benchmarks/records/README.md).  The checks still run: a blocked loop is still reported (after
+#:   3 s), a worker over its memory limit is still paused or restarted, within 2 s instead of 0.1 s.
+#: * With the default worker saturation of 1.1, a one-thread worker is sent ceil(1.1) = 2 tasks: the
+#:   second waits behind the first even when the other worker falls idle, so a run of long fits can
+#:   end with one worker busy for most of a fit while the other waits.  With 1.0 a worker is sent its
+#:   next task when it finishes one, as a process pool hands it to the first idle worker.  Replaying
+#:   the recorded per-curve times of the extrapolation benchmark's parts, the pool's runs ended as
+#:   first-idle-worker scheduling predicts, the Dask runs as two-per-worker does, 10-73 s (0.5-3%) later.
+#:   The round trip before each task cost nothing measurable: 1,000 tiny fits took 181.1 and 181.3 s
+#:   against 187.1 and 179.5 s (benchmarks/many_curves.py --curves 1000 --tiny, 2 workers).
+_LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
+                         "distributed.admin.tick.interval": "1s",
+                         "distributed.admin.system-monitor.interval": "10s",
+                         "distributed.worker.memory.monitor-interval": "2s",
+                         "distributed.scheduler.worker-saturation": 1.0}
 
 
 def _client(scheduler: Any, n_workers: int | None):
@@ -189,8 +200,8 @@ def _client(scheduler: Any, n_workers: int | None):
     if scheduler is None:
         n = n_workers or max(1, min(4, os.cpu_count() or 1))
         # The workers read these settings when they start, inside this block; an existing cluster
-        # (``scheduler=``) keeps its own configuration.  See _QUIET for why.
-        with dask.config.set(_QUIET):
+        # (``scheduler=``) keeps its own configuration.  See _LOCAL_CLUSTER_CONFIG for why.
+        with dask.config.set(_LOCAL_CLUSTER_CONFIG):
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)

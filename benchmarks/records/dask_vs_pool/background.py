@@ -8,7 +8,7 @@ while it waits (with a LocalCluster of processes, the scheduler's event loop run
 
 Modes: ``plain`` (no Dask), ``dask`` (Dask's defaults with the stack profiler off: the package's
 LocalCluster before commit 23b216f), ``bayescale`` (the package's settings,
-``bayescale.evaluate.many._QUIET``).
+``bayescale.evaluate.many._LOCAL_CLUSTER_CONFIG``).
 
 Usage: ``python benchmarks/records/dask_vs_pool/background.py MODE N`` (N warm fits after one that
 compiles); prints one JSON line.
@@ -47,9 +47,9 @@ def main(mode: str, n: int) -> dict:
     import dask
     from distributed import Client, LocalCluster
 
-    from bayescale.evaluate.many import _QUIET
+    from bayescale.evaluate.many import _LOCAL_CLUSTER_CONFIG
 
-    cfg = {"dask": {"distributed.worker.profile.enabled": False}, "bayescale": _QUIET}[mode]
+    cfg = {"dask": {"distributed.worker.profile.enabled": False}, "bayescale": _LOCAL_CLUSTER_CONFIG}[mode]
     with dask.config.set(cfg):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
