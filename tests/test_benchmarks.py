@@ -550,3 +550,16 @@ def test_dask_vs_pool_record_compares_numbers_and_wall_times(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert f"| 0.0e+00 | 0 | pool from {tmp_path.name} |" in r.stdout and "Dask / pool wall time: 0.594" in r.stdout
+
+
+def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
+    """Two tasks per worker can leave a long task queued behind a long one while the other worker idles."""
+    import importlib.util
+
+    path = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "replay.py"
+    spec = importlib.util.spec_from_file_location("replay", path)
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    assert replay.first_idle([10, 1, 10, 1, 1]) == 12  # w0: 10, 1, 1; w1: 1, 10
+    assert replay.two_per_worker([10, 1, 10, 1, 1]) == 20  # w0: 10 then 10 (queued at once); w1: 1, 1, 1
+    assert replay.first_idle([3.0]) == replay.two_per_worker([3.0]) == 3.0

@@ -176,8 +176,9 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
 #:   second waits behind the first even when the other worker falls idle, so a run of long fits can
 #:   end with one worker busy for most of a fit while the other waits.  With 1.0 a worker is sent its
 #:   next task when it finishes one, as a process pool hands it to the first idle worker.  Replaying
-#:   the recorded per-curve times of the extrapolation benchmark's parts, the pool's runs ended as
-#:   first-idle-worker scheduling predicts, the Dask runs as two-per-worker does, 10-73 s (0.5-3%) later.
+#:   the recorded per-curve times of the extrapolation benchmark's parts (records/dask_vs_pool/replay.py),
+#:   the pool's three runs ended as first-idle-worker scheduling predicts, two of the three Dask runs as
+#:   two-per-worker does (the third in an order neither replays), which ends 10-73 s (0.5-3.4%) later.
 #:   The round trip before each task cost nothing measurable: 1,000 tiny fits took 181.1 and 181.3 s
 #:   against 187.1 and 179.5 s (benchmarks/many_curves.py --curves 1000 --tiny, 2 workers).
 _LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,

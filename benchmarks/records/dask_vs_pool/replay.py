@@ -1,0 +1,79 @@
+"""When would each run have ended under the two ways of handing out tasks?  (issue 18)
+
+Replays a part's recorded per-curve times, in the order the benchmark submits the curves, on 2
+workers: ``first idle`` hands the next curve to the first worker that falls idle (a process pool);
+``two per worker`` keeps up to two curves on each worker, the next one sent to a worker when one of
+its own finishes (Dask's default worker saturation of 1.1 on one-thread workers: ceil(1.1) = 2).
+Prints both beside the observed busy time of each worker (the sum of its curves' times).  Written by
+hand: this is a replay of recorded durations, which no scheduling library offers.
+
+Usage: ``BAYESCALE_DATA=... python benchmarks/records/dask_vs_pool/replay.py RUN [RUN ...]`` (RUN: a
+``partI/dask`` or ``partI/pool`` folder; the part is read from the folder name).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import extrapolation as ex  # noqa: E402
+from compare import _jsonl  # noqa: E402
+
+
+def submission_order(part: int, n_parts: int = 5) -> list[str]:
+    """The curves of ``--part part/n_parts`` in the order ``extrapolation.main`` submits them."""
+    curves = ex.select_curves(ex.load_curves(), part=(part, n_parts))
+    bydom: dict[str, list] = {}
+    for c in sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size)):
+        bydom.setdefault(c.domain, []).append(c)
+    return [lst[r].name for r in range(max(map(len, bydom.values()))) for lst in bydom.values() if r < len(lst)]
+
+
+def first_idle(durations: list[float], workers: int = 2) -> float:
+    """End of the run when each task goes to the first worker that falls idle."""
+    ends = [0.0] * workers
+    for d in durations:
+        i = ends.index(min(ends))
+        ends[i] += d
+    return max(ends)
+
+
+def two_per_worker(durations: list[float], workers: int = 2) -> float:
+    """End of the run when each worker holds up to two tasks and gets the next when one of its own ends."""
+    ends, done = [0.0] * workers, []  # done: (time a task ends, its worker)
+    todo = list(durations)
+    for k in range(min(2 * workers, len(todo))):  # the first tasks, round robin, two per worker
+        w = k % workers
+        ends[w] += todo.pop(0)
+        heapq.heappush(done, (ends[w], w))
+    while todo:
+        t, w = heapq.heappop(done)  # a slot frees on worker w at time t: the next task queues there
+        ends[w] = max(ends[w], t) + todo.pop(0)
+        heapq.heappush(done, (ends[w], w))
+    return max(ends)
+
+
+def main(runs: list[Path]) -> int:
+    print("| run | busy per worker (s) | first idle (s) | two per worker (s) |")
+    print("|---|---|---|---|")
+    for run in runs:
+        part = int(re.search(r"part(\d+)", str(run)).group(1))
+        rows = _jsonl(run / "timings.jsonl")
+        took = {r["curve"]: r["curve_s"] for r in rows}
+        busy: dict[int, float] = {}
+        for r in rows:
+            busy[r["pid"]] = busy.get(r["pid"], 0.0) + r["curve_s"]
+        d = [took[name] for name in submission_order(part)]
+        print(f"| {run} | {' / '.join(f'{b:.0f}' for b in sorted(busy.values()))} | {first_idle(d):.0f} | "
+              f"{two_per_worker(d):.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main([Path(a) for a in sys.argv[1:]]))
