@@ -748,6 +748,16 @@ def part_arg(text: str) -> tuple[int, int]:
     return i, n
 
 
+def submission_order(curves: Sequence[Curve]) -> list[Curve]:
+    """The order in which :func:`main` hands the curves out: domains interleaved (so a run stopped early
+    still covers every domain), long curves first within each."""
+    bydom: dict[str, list[Curve]] = {}
+    for c in sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size)):
+        bydom.setdefault(c.domain, []).append(c)
+    return [c for rnd in range(max(map(len, bydom.values()), default=0)) for lst in bydom.values()
+            if rnd < len(lst) for c in [lst[rnd]]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="4 curves, 2 laws, 300 draws x 2 chains, 1 worker")
@@ -833,12 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (a.out / "timings.jsonl").write_text("")
     (a.out / "config.json").write_text(json.dumps(cfg))
     t0 = time.perf_counter()
-    # domains interleaved (so a run stopped early still covers every domain), long curves first within each
-    bydom: dict[str, list[Curve]] = {}
-    for c in sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size)):
-        bydom.setdefault(c.domain, []).append(c)
-    todo = [c for rnd in range(max(map(len, bydom.values()), default=0)) for lst in bydom.values()
-            if rnd < len(lst) for c in [lst[rnd]]]
+    todo = submission_order(curves)
     jobs = [(c, {**cfg, "plot_curve": first[c.group] if first[c.group] == c.name else None}) for c in todo]
     print(f"{len(curves)} curves, {workers} worker(s), settings {cfg}", flush=True)
     if workers == 1:

@@ -563,3 +563,9 @@ def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
     assert replay.first_idle([10, 1, 10, 1, 1]) == 12  # w0: 10, 1, 1; w1: 1, 10
     assert replay.two_per_worker([10, 1, 10, 1, 1]) == 20  # w0: 10 then 10 (queued at once); w1: 1, 1, 1
     assert replay.first_idle([3.0]) == replay.two_per_worker([3.0]) == 3.0
+    # the order replayed is the benchmark's: domains interleaved, the longest curves first in each
+    import types
+
+    cs = [types.SimpleNamespace(name=n, domain=d, x_fit=np.zeros(k), x_test=np.zeros(1))
+          for n, d, k in (("a", "IC", 3), ("b", "IC", 9), ("c", "LM", 5))]
+    assert [c.name for c in ex.submission_order(cs)] == ["b", "c", "a"]

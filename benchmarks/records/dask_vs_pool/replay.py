@@ -28,11 +28,7 @@ from compare import _jsonl  # noqa: E402
 
 def submission_order(part: int, n_parts: int = 5) -> list[str]:
     """The curves of ``--part part/n_parts`` in the order ``extrapolation.main`` submits them."""
-    curves = ex.select_curves(ex.load_curves(), part=(part, n_parts))
-    bydom: dict[str, list] = {}
-    for c in sorted(curves, key=lambda c: -(c.x_fit.size + 0.01 * c.x_test.size)):
-        bydom.setdefault(c.domain, []).append(c)
-    return [lst[r].name for r in range(max(map(len, bydom.values()))) for lst in bydom.values() if r < len(lst)]
+    return [c.name for c in ex.submission_order(ex.select_curves(ex.load_curves(), part=(part, n_parts)))]
 
 
 def first_idle(durations: list[float], workers: int = 2) -> float:
