@@ -134,17 +134,17 @@ def test_local_cluster_runs_without_the_profiler_with_slower_monitors_and_one_ta
     # the dashboard's stack sampler and the 20 ms / 100 ms / 500 ms monitors took CPU from the fits,
     # and two tasks per one-thread worker left a worker idle at the end of a run; the package's own
     # LocalCluster changes all of these (and leaves the client's configuration alone)
-    from bayescale.evaluate.many import _client, dask_map
+    import dask
 
-    assert list(dask_map(_worker_settings, [0], n_workers=1)) == [[False, "1s", "10s", "2s"]]
-    assert _worker_settings(0) == [True, "20ms", "500ms", "100ms"]
-    client, release = _client(None, 1)
+    from bayescale.evaluate.many import _client
+
+    client, release = _client(None, 1)  # the cluster dask_map and fit_many start
     try:
+        assert list(client.run(_worker_settings, 0).values()) == [[False, "1s", "10s", "2s"]]
         assert client.cluster.scheduler.WORKER_SATURATION == 1.0
     finally:
         release()
-    import dask
-
+    assert _worker_settings(0) == [True, "20ms", "500ms", "100ms"]
     assert dask.config.get("distributed.scheduler.worker-saturation") == 1.1
 
 
