@@ -26,7 +26,7 @@ import extrapolation as ex  # noqa: E402
 from compare import _jsonl  # noqa: E402
 
 
-def submission_order(part: int, n_parts: int = 5) -> list[str]:
+def names_in_submission_order(part: int, n_parts: int = 5) -> list[str]:
     """The curves of ``--part part/n_parts`` in the order ``extrapolation.main`` submits them."""
     return [c.name for c in ex.submission_order(ex.select_curves(ex.load_curves(), part=(part, n_parts)))]
 
@@ -42,15 +42,13 @@ def first_idle(durations: list[float], workers: int = 2) -> float:
 
 def two_per_worker(durations: list[float], workers: int = 2) -> float:
     """End of the run when each worker holds up to two tasks and gets the next when one of its own ends."""
-    ends, done = [0.0] * workers, []  # done: (time a task ends, its worker)
-    todo = list(durations)
-    for k in range(min(2 * workers, len(todo))):  # the first tasks, round robin, two per worker
-        w = k % workers
-        ends[w] += todo.pop(0)
-        heapq.heappush(done, (ends[w], w))
-    while todo:
-        t, w = heapq.heappop(done)  # a slot frees on worker w at time t: the next task queues there
-        ends[w] = max(ends[w], t) + todo.pop(0)
+    # ends[w]: when worker w's last queued task ends; done: (time a task ends, its worker)
+    ends, done = [0.0] * workers, []
+    for k, d in enumerate(durations):
+        # the first tasks go round robin, two per worker; then a slot that frees on worker w (the
+        # earliest end still pending) takes the next task, which queues behind w's other task
+        w = k % workers if k < 2 * workers else heapq.heappop(done)[1]
+        ends[w] += d
         heapq.heappush(done, (ends[w], w))
     return max(ends)
 
@@ -65,7 +63,7 @@ def main(runs: list[Path]) -> int:
         busy: dict[int, float] = {}
         for r in rows:
             busy[r["pid"]] = busy.get(r["pid"], 0.0) + r["curve_s"]
-        d = [took[name] for name in submission_order(part)]
+        d = [took[name] for name in names_in_submission_order(part)]
         print(f"| {run} | {' / '.join(f'{b:.0f}' for b in sorted(busy.values()))} | {first_idle(d):.0f} | "
               f"{two_per_worker(d):.0f} |")
     return 0
