@@ -124,28 +124,36 @@ _WORKER_KEYS = ("distributed.worker.profile.enabled", "distributed.admin.tick.in
 
 
 def _worker_settings(_item):
+    import os
+
     import dask
 
-    return [dask.config.get(k) for k in _WORKER_KEYS]
+    return [dask.config.get(k) for k in _WORKER_KEYS] + [os.environ.get(k) for k in _WORKER_ENVIRON]
+
+
+_WORKER_ENVIRON = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")
 
 
 @pytest.mark.slow
-def test_local_cluster_runs_without_the_profiler_with_slower_monitors_and_one_task_per_worker():
+def test_local_cluster_runs_without_the_profiler_with_slower_monitors_and_one_task_per_worker(monkeypatch):
     # the dashboard's stack sampler and the 20 ms / 100 ms / 500 ms monitors took CPU from the fits,
-    # and two tasks per one-thread worker left a worker idle at the end of a run; the package's own
-    # LocalCluster changes all of these (and leaves the client's configuration alone)
+    # two tasks per one-thread worker left a worker idle at the end of a run, and Dask's malloc trim
+    # setting made the fits' large arrays fault in page by page; the package's own LocalCluster changes
+    # all of these, keeps one BLAS thread per worker, and leaves the client's configuration alone
     import dask
 
     from bayescale.evaluate.many import _client
 
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # as in a fresh shell
     client, release = _client(None, 1)  # the cluster dask_map and fit_many start
     try:
-        assert list(client.run(_worker_settings, 0).values()) == [[False, "1s", "10s", "2s"]]
+        assert list(client.run(_worker_settings, 0).values()) == [[False, "1s", "10s", "2s", None, "1"]]
         assert client.cluster.scheduler.WORKER_SATURATION == 1.0
     finally:
         release()
-    assert _worker_settings(0) == [True, "20ms", "500ms", "100ms"]
+    assert _worker_settings(0)[:5] == [True, "20ms", "500ms", "100ms", None]
     assert dask.config.get("distributed.scheduler.worker-saturation") == 1.1
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"] == 65536
 
 
 _SET_UP: dict[str, int] = {}
