@@ -185,8 +185,9 @@ def _read_done(path: Path) -> list[dict[str, Any]]:
 #:   memory back to the system at once; fixing that threshold also stops glibc from raising its mmap
 #:   threshold, so every large array is mapped, faulted in page by page and unmapped again.  Four warm
 #:   bnsl1 fits took 2.4 times the page faults (60,600 against 25,400) and 0.05 s more system time
-#:   (0.20 against 0.14 s) in a process with it than in one without, run side by side; the effect on
-#:   wall time (0.1-0.4%) is below what that machine resolves (records/dask_vs_pool/malloc_trim.py).
+#:   (0.20 against 0.14 s) in a process with it than in one without (records/dask_vs_pool/malloc_trim.py),
+#:   and a benchmark curve took 1% longer in a Dask worker with it than in one without, run side by side
+#:   (median of 6; without it, the same as in a pool worker: records/dask_vs_pool/paired.py).
 #:   It is left out here, as the former process pool's workers ran: a worker keeps freed memory for its
 #:   next fit, as a plain process does.  Dask's one-BLAS-thread settings stay.
 _LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
