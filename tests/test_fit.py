@@ -254,9 +254,10 @@ def test_ess_rerun_that_meets_divergences_gets_the_divergence_remedy(monkeypatch
     assert more > 500 and calls[:3] == [(0.9, "diag", 500), (0.9, "diag", more), (0.99, "draw_diag", more)]
     assert "ESS" in f.settings["remedy"] and "2 divergences there, so refitted with target_accept=0.99" in \
         f.settings["remedy"]
-    # here the remedied longer run (1400 draws) still falls short of the ESS: the second rung runs at the cap,
-    # keeping the remedy's settings
-    assert calls[3:] == [(0.99, "draw_diag", 2000)] and "with 1400 draws; sampled again with 2000" in \
+    # here the remedied longer run still falls short of the ESS: the second rung runs at the cap, keeping the
+    # remedy's settings (how long the first rung is depends on the first run's ESS, which differs in the last
+    # digits between machines: 1400 draws on some, 1100 on others)
+    assert calls[3:] == [(0.99, "draw_diag", 2000)] and f"with {more} draws; sampled again with 2000" in \
         f.settings["remedy"]
     assert f.settings["target_accept"] == 0.99 and f.settings["draws"] == calls[-1][2]
     assert f.tree["posterior"].sizes["draw"] == calls[-1][2] and f.diagnostics().divergences == 0

@@ -144,7 +144,8 @@ def test_local_cluster_runs_without_the_profiler_with_slower_monitors_and_one_ta
 
     from bayescale.evaluate.many import _client
 
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # as in a fresh shell
+    for name in _WORKER_ENVIRON:  # as in a fresh shell (the process's own setting would win)
+        monkeypatch.delenv(name, raising=False)
     client, release = _client(None, 1)  # the cluster dask_map and fit_many start
     try:
         assert list(client.run(_worker_settings, 0).values()) == [[False, "1s", "10s", "2s", None, "1"]]
