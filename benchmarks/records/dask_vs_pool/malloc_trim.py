@@ -11,9 +11,11 @@ Modes, each a pair of worker processes running ``N`` warm ``bnsl1`` fits at the 
 cores, as the 132-curve benchmark does:
 
 * ``pool``: a ``ProcessPoolExecutor`` of spawned processes (the former path);
-* ``bayescale``: the package's LocalCluster (``_LOCAL_CLUSTER_CONFIG``), which keeps Dask's environment;
+* ``bayescale``: the package's LocalCluster (``_LOCAL_CLUSTER_CONFIG``), which kept Dask's environment
+  up to commit 919f776 (the record ``malloc_trim.jsonl`` ran in that commit's clone);
 * ``notrim``: the same with ``MALLOC_TRIM_THRESHOLD_`` left out of the worker environment (one BLAS
-  thread kept).
+  thread kept).  From commit 8b3399a the package's LocalCluster does this itself, so there the two
+  modes are the same cluster.
 
 ``pair``: two plain processes side by side, one with Dask's ``MALLOC_TRIM_THRESHOLD_`` and one without
 (see ``pair``).
