@@ -26,19 +26,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for `import extrapolation`
 
+import extrapolation as ex  # noqa: E402
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("way", choices=("dask", "pool"))
-    p.add_argument("--part", required=True, help="I/K: every K-th curve from the I-th, as extrapolation.py")
+    p.add_argument("--part", type=ex.part_arg, required=True, metavar="I/K",
+                   help="every K-th curve from the I-th, as extrapolation.py")
     p.add_argument("--first", type=int, default=None, help="only the first N curves in submission order")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
-    import extrapolation as ex
-
-    part = tuple(int(v) for v in a.part.split("/"))
+    part = a.part
     cfg = {"draws": 500, "tune": 500, "chains": 4, "seed": 0, "laws": list(ex.FULL_LAWS),
-           "likelihood": "lognormal", "selection": f"part {a.part}, first {a.first}"}
+           "likelihood": "lognormal", "selection": f"part {part[0]}/{part[1]}, first {a.first}"}
     todo = ex.submission_order(ex.select_curves(ex.load_curves(), part=part))[:a.first]
     jobs = [(c, {**cfg, "plot_curve": None}) for c in todo]
     if a.way == "dask":
