@@ -569,3 +569,25 @@ def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
     cs = [types.SimpleNamespace(name=n, domain=d, x_fit=np.zeros(k), x_test=np.zeros(1))
           for n, d, k in (("a", "IC", 3), ("b", "IC", 9), ("c", "LM", 5))]
     assert [c.name for c in ex.submission_order(cs)] == ["b", "c", "a"]
+
+
+def test_dask_vs_pool_abba_cycles_cancel_a_linear_drift():
+    """A B B A rounds: a steady drift cancels within a cycle; a wrong order is refused, not misread."""
+    import importlib.util
+
+    path = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "abba.py"
+    spec = importlib.util.spec_from_file_location("abba", path)
+    abba = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(abba)
+    rows = []
+    for r in range(1, 10):  # rounds 1-8: two cycles; round 9 a cycle still running (left out)
+        mode = "a" if (r - 1) % 4 in (0, 3) else "b"
+        drift = 1 + 0.05 * r  # the machine slows by 5% a round
+        cost = 1.1 if mode == "a" else 1.0  # path a costs 10% more
+        rows += [{"round": r, "mode": mode, "wall_s": 20 * drift * cost + dx} for dx in (-1.0, 1.0)]
+    ratios = abba.cycle_ratios(rows, "a", "b")
+    assert len(ratios) == 2 and all(abs(x - 1.1) < 1e-12 for x in ratios)
+    s = abba.summary(ratios)
+    assert abs(s["ratio"] - 1.1) < 1e-12 and s["a_slower_in"] == 2 and s["cycles"] == 2
+    with pytest.raises(ValueError, match="not"):
+        abba.cycle_ratios(rows, "b", "a")
