@@ -28,7 +28,7 @@ def main(n: int, rounds: int) -> None:
     from distributed import Client, LocalCluster
 
     from bayescale.evaluate.many import _LOCAL_CLUSTER_CONFIG
-    from malloc_trim import loop
+    from malloc_trim import loop  # beside this file: the script's folder is first on sys.path (and the workers')
 
     with dask.config.set(_LOCAL_CLUSTER_CONFIG):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -53,5 +53,4 @@ def main(n: int, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])  # malloc_trim.py beside this file
     main(int(sys.argv[1]), int(sys.argv[2]))
