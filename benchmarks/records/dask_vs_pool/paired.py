@@ -12,8 +12,9 @@ Usage (both at once, same arguments)::
     python benchmarks/records/dask_vs_pool/paired.py dask --part 3/5 --first 8 --out DIR &
     python benchmarks/records/dask_vs_pool/paired.py pool --part 3/5 --first 8 --out DIR
 
-Each writes ``DIR/WAY.jsonl``: per curve its time inside the worker (``curve_s``), the worker's pid and
-the curve's rows, for the same-numbers check.
+``--only Nano --part 0/1`` takes the 24 nanoGPT curves of all parts.  Each writes ``DIR/WAY.jsonl``: per
+curve its time inside the worker (``curve_s``), the worker's pid and the curve's rows, for the same-numbers
+check.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", type=ex.part_arg, required=True, metavar="I/K",
                    help="every K-th curve from the I-th, as extrapolation.py")
     p.add_argument("--first", type=int, default=None, help="only the first N curves in submission order")
+    p.add_argument("--only", default="", metavar="PREFIX", help="only curves whose name starts with PREFIX")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     part = a.part
     cfg = {"draws": 500, "tune": 500, "chains": 4, "seed": 0, "laws": list(ex.FULL_LAWS),
            "likelihood": "lognormal", "selection": f"part {part[0]}/{part[1]}, first {a.first}"}
-    todo = ex.submission_order(ex.select_curves(ex.load_curves(), part=part))[:a.first]
+    todo = [c for c in ex.submission_order(ex.select_curves(ex.load_curves(), part=part))
+            if c.name.startswith(a.only)][:a.first]
     jobs = [(c, {**cfg, "plot_curve": None}) for c in todo]
     if a.way == "dask":
         from bayescale.evaluate.many import dask_map
