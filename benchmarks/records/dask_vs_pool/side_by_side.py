@@ -15,7 +15,6 @@ Usage: ``python benchmarks/records/dask_vs_pool/side_by_side.py N ROUNDS``; one 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 
@@ -24,16 +23,10 @@ def main(n: int, rounds: int) -> None:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    import dask
-    from distributed import Client, LocalCluster
-
-    from bayescale.evaluate.many import _LOCAL_CLUSTER_CONFIG
+    from bayescale.evaluate.many import _client
     from malloc_trim import loop  # beside this file: the script's folder is first on sys.path (and the workers')
 
-    with dask.config.set(_LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-    client = Client(cluster, set_as_default=False)
+    client, release = _client(None, 1)  # the package's own LocalCluster, as fit_many and dask_map start it
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
             # warm both (imports, compile) one at a time, so that the rounds start warm on both sides
@@ -48,8 +41,7 @@ def main(n: int, rounds: int) -> None:
                 row["user_ratio"] = row["dask"]["user_s"] / row["pool"]["user_s"]
                 print(json.dumps(row), flush=True)
     finally:
-        client.close()
-        cluster.close()
+        release()
 
 
 if __name__ == "__main__":
