@@ -552,14 +552,20 @@ def test_dask_vs_pool_record_compares_numbers_and_wall_times(tmp_path):
     assert f"| 0.0e+00 | 0 | pool from {tmp_path.name} |" in r.stdout and "Dask / pool wall time: 0.594" in r.stdout
 
 
-def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
-    """Two tasks per worker can leave a long task queued behind a long one while the other worker idles."""
+def _dask_vs_pool_script(name: str):
+    """A record script of ``benchmarks/records/dask_vs_pool/`` (not a package), imported by path."""
     import importlib.util
 
-    path = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "replay.py"
-    spec = importlib.util.spec_from_file_location("replay", path)
-    replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replay)
+    spec = importlib.util.spec_from_file_location(name, Path(ex.__file__).parent / "records" / "dask_vs_pool"
+                                                  / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
+    """Two tasks per worker can leave a long task queued behind a long one while the other worker idles."""
+    replay = _dask_vs_pool_script("replay")
     assert replay.first_idle([10, 1, 10, 1, 1]) == 12  # w0: 10, 1, 1; w1: 1, 10
     assert replay.two_per_worker([10, 1, 10, 1, 1]) == 20  # w0: 10 then 10 (queued at once); w1: 1, 1, 1
     assert replay.first_idle([3.0]) == replay.two_per_worker([3.0]) == 3.0
@@ -573,12 +579,7 @@ def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
 
 def test_dask_vs_pool_abba_cycles_cancel_a_linear_drift():
     """A B B A rounds: a steady drift cancels within a cycle; a wrong order is refused, not misread."""
-    import importlib.util
-
-    path = Path(ex.__file__).parent / "records" / "dask_vs_pool" / "abba.py"
-    spec = importlib.util.spec_from_file_location("abba", path)
-    abba = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(abba)
+    abba = _dask_vs_pool_script("abba")
     rows = []
     for r in range(1, 10):  # rounds 1-8: two cycles; round 9 a cycle still running (left out)
         mode = "a" if (r - 1) % 4 in (0, 3) else "b"
