@@ -577,6 +577,23 @@ def test_dask_vs_pool_replay_of_two_ways_to_hand_out_tasks():
     assert [c.name for c in ex.submission_order(cs)] == ["b", "c", "a"]
 
 
+def test_dask_vs_pool_pinned_pairs_cancel_a_core_speed():
+    """Two runs a curve with the cores swapped: a core 30% slower cancels, a 4% cost of Dask stays."""
+    pinned = _dask_vs_pool_script("pinned")
+    speed = {0: 1.0, 1: 1.3}  # seconds a unit of work takes on each core
+    rows = []
+    for curve, work in (("a", 10.0), ("b", 40.0)):
+        for dask_core in (0, 1):
+            rows.append({"curve": curve, "dask": {"wall_s": 1.04 * work * speed[dask_core]},
+                         "pool": {"wall_s": work * speed[1 - dask_core]}})
+    rows.append({"curve": "c", "dask": {"wall_s": 1.0}, "pool": {"wall_s": 2.0}})  # its second run not done yet
+    ratios = pinned.pair_ratios(rows)
+    assert ratios.keys() == {"a", "b"} and all(abs(r - 1.04) < 1e-12 for r in ratios.values())
+    assert pinned._max_difference([{"x": 1.0, "time_s": 3.0, "worker": 7, "law": "a"}],
+                                  [{"x": 1.5, "time_s": 9.0, "worker": 8, "law": "a"}]) == 0.5
+    assert pinned._max_difference([{"law": "a"}], [{"law": "b"}]) == float("inf")
+
+
 def test_dask_vs_pool_abba_cycles_cancel_a_linear_drift():
     """A B B A rounds: a steady drift cancels within a cycle; a wrong order is refused, not misread."""
     abba = _dask_vs_pool_script("abba")
