@@ -24,6 +24,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -57,7 +58,7 @@ def timed_curve(curve, cfg: dict, core: int) -> dict:
         wall, calling, after = time.perf_counter() - t0, time.thread_time() - c0, _thread_cpu()
     finally:
         os.sched_setaffinity(0, every)
-    me = str(__import__("threading").get_native_id())
+    me = str(threading.get_native_id())
     others = sum(after[k][1] - before[k][1] for k in before if k in after and k != me)
     return {"wall_s": wall, "calling_cpu_s": calling, "other_threads_cpu_s": others, "core": core,
             "pid": os.getpid(), "rows": rows}
