@@ -589,9 +589,10 @@ def test_dask_vs_pool_pinned_pairs_cancel_a_core_speed():
     rows.append({"curve": "c", "dask": {"wall_s": 1.0}, "pool": {"wall_s": 2.0}})  # its second run not done yet
     ratios = pinned.pair_ratios(rows)
     assert ratios.keys() == {"a", "b"} and all(abs(r - 1.04) < 1e-12 for r in ratios.values())
-    assert pinned._max_difference([{"x": 1.0, "time_s": 3.0, "worker": 7, "law": "a"}],
-                                  [{"x": 1.5, "time_s": 9.0, "worker": 8, "law": "a"}]) == 0.5
-    assert pinned._max_difference([{"law": "a"}], [{"law": "b"}]) == float("inf")
+    row = {"curve": "a", "method": "bayes", "law": "a"}
+    assert pinned._max_difference([{**row, "x": 1.0, "time_s": 3.0, "worker": 7}],
+                                  [{**row, "x": 1.5, "time_s": 9.0, "worker": 8}]) == 0.5
+    assert pinned._max_difference([row], [{**row, "law": "b"}]) == float("inf")
 
 
 def test_dask_vs_pool_abba_cycles_cancel_a_linear_drift():

@@ -29,6 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for
 
 import extrapolation as ex  # noqa: E402
 
+# the benchmark's settings in the issue-18 comparisons since stop 33, both paths alike
+SETTINGS = {"draws": 500, "tune": 500, "chains": 4, "seed": 0, "laws": list(ex.FULL_LAWS), "likelihood": "lognormal"}
+
+
+def curves(part: tuple[int, int], only: str = "", first: int | None = None) -> list:
+    """The benchmark's curves of ``part`` in submission order, those named ``only...``, the first ``first``."""
+    return [c for c in ex.submission_order(ex.select_curves(ex.load_curves(), part=part))
+            if c.name.startswith(only)][:first]
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -40,10 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     part = a.part
-    cfg = {"draws": 500, "tune": 500, "chains": 4, "seed": 0, "laws": list(ex.FULL_LAWS),
-           "likelihood": "lognormal", "selection": f"part {part[0]}/{part[1]}, first {a.first}"}
-    todo = [c for c in ex.submission_order(ex.select_curves(ex.load_curves(), part=part))
-            if c.name.startswith(a.only)][:a.first]
+    cfg = {**SETTINGS, "selection": f"part {part[0]}/{part[1]}, first {a.first}"}
+    todo = curves(part, a.only, a.first)
     jobs = [(c, {**cfg, "plot_curve": None}) for c in todo]
     if a.way == "dask":
         from bayescale.evaluate.many import dask_map

@@ -29,7 +29,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for `import extrapolation`
+# this folder (abba.py, compare.py, paired.py; needed when imported by path, as the tests do) and
+# benchmarks/ (extrapolation.py)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
+
+from abba import summary  # noqa: E402
+from compare import largest_difference  # noqa: E402
+from paired import SETTINGS, curves  # noqa: E402
 
 
 def _thread_cpu() -> dict[str, tuple[str, float]]:
@@ -75,25 +81,10 @@ def pair_ratios(rows: list[dict]) -> dict[str, float]:
     return {c: math.sqrt(v[0] * v[1]) for c, v in runs.items() if len(v) == 2}
 
 
-_OWN = ("worker", "time_s")  # the worker's pid and the seconds a fit took: different on the two sides by design
-
-
 def _max_difference(a: list[dict], b: list[dict]) -> float:
-    """Largest absolute difference between the numbers of two runs' rows (inf if anything else differs)."""
-    worst = 0.0
-    for ra, rb in zip(a, b, strict=True):
-        if ra.keys() != rb.keys():
-            return math.inf
-        for k, va in ra.items():
-            vb = rb[k]
-            if k in _OWN:
-                continue
-            if isinstance(va, float) and isinstance(vb, float):
-                if not (math.isnan(va) and math.isnan(vb)):
-                    worst = max(worst, abs(va - vb))
-            elif isinstance(va, (str, int)) and va != vb:
-                return math.inf
-    return worst
+    """``compare.largest_difference`` of two runs' rows, or inf if any row or text differs."""
+    worst, _, mismatches = largest_difference(a, b)
+    return math.inf if mismatches else worst
 
 
 def run(only: str, first: int | None, out: Path) -> None:
@@ -103,8 +94,7 @@ def run(only: str, first: int | None, out: Path) -> None:
     import extrapolation as ex
     from bayescale.evaluate.many import _add_paths, _client
 
-    cfg = {"draws": 500, "tune": 500, "chains": 4, "seed": 0, "laws": list(ex.FULL_LAWS), "likelihood": "lognormal"}
-    curves = [c for c in ex.submission_order(ex.load_curves()) if c.name.startswith(only)][:first]
+    cfg = dict(SETTINGS)
     client, release = _client(None, 1)  # the package's own LocalCluster, as fit_many and dask_map start it
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=ex.init_worker,
@@ -112,7 +102,7 @@ def run(only: str, first: int | None, out: Path) -> None:
             client.run(_add_paths, list(sys.path))  # benchmarks/ and this folder, as dask_map does
             client.run(ex.init_worker, cfg)
             pool.submit(int).result()  # both warm (imports, each law compiled) before the first curve
-            for i, curve in enumerate(curves):
+            for i, curve in enumerate(curves((0, 1), only, first)):
                 for dask_core in ((0, 1) if i % 2 == 0 else (1, 0)):
                     t = time.time()
                     p = pool.submit(timed_curve, curve, cfg, 1 - dask_core)
@@ -127,8 +117,6 @@ def run(only: str, first: int | None, out: Path) -> None:
 
 
 def report(record: Path) -> None:
-    from abba import summary  # beside this file: a script's folder is first on sys.path
-
     rows = [json.loads(ln) for ln in open(record)]
     ratios = pair_ratios(rows)
     for c, r in ratios.items():
