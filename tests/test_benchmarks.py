@@ -273,6 +273,27 @@ def test_discrepancy_variants_default_form_is_the_packages():
     np.testing.assert_allclose(dv.tau2("sqrt", 0.3, 4.0, h, p, n, 1.0)[1:], ((p ** 2 + n ** 2) * g ** 2)[1:])
 
 
+
+def test_discrepancy_variants_change_grows_with_the_predicted_change():
+    """The tried ``change`` variant: 0 inside the fitted range, beyond it the default's jump ``s0`` plus
+    ``kappa`` times the forecast's predicted change in log y (nothing more on a flat curve); the predicted change
+    is measured from the law's level at the largest fitted input."""
+    import discrepancy_variants as dv
+
+    h, p, n, k = np.array([0.0, 0.2, 0.2]), np.full(3, 0.02), np.full(3, 0.01), 1.5
+    c = np.array([0.3, 0.0, 0.3])
+    tau2 = dv.tau2("change", 0.5, 2.0, h, p, n, k, c)
+    b2 = p ** 2 + n ** 2
+    np.testing.assert_allclose(tau2, [0.0, b2[1] * (k ** 2 * 1.25 - 1), b2[2] * (k ** 2 * 1.25 - 1) + 0.36])
+    x_fit = np.logspace(1, 3, 12)
+    law = lambda x: 2.0 + 10.0 * x ** -0.5  # noqa: E731
+    x_test = np.array([1e3, 1e4])
+    mu = law(x_test)[None, :] * np.exp(0.01 * np.random.default_rng(0).standard_normal((400, 2)))
+    res = {"x_fit_max": 1e3, "laws": {"a": {"weight": 1.0, "mu": mu}, "b": {"weight": 0.0, "mu": mu * 9}}}
+    got = dv.predicted_change(res, x_fit, law(x_fit))
+    np.testing.assert_allclose(got, np.abs(np.log(law(x_test)) - np.log(law(1e3))), atol=2e-3)
+    assert got[0] < 2e-3 < got[1]
+
 def test_self_backtest_scale_follows_the_curves_own_errors():
     """calibration.backtest_scale (the tried per-curve scale): 1 with no backtest, below 1 for errors
     inside the forecast's own sd, above 1 for errors several discrepancy sds out; one observation per
