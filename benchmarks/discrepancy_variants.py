@@ -96,15 +96,22 @@ def tau2(variant: str, s0: float, kappa: float, h, p, n, k, c=0.0) -> np.ndarray
     return np.where(np.asarray(h) > 0, np.maximum(total - p ** 2 - n ** 2, 0.0), 0.0)
 
 
+def _stacked(res: dict) -> tuple[list[dict], np.ndarray, list[np.ndarray]]:
+    """A cached curve's laws with stacking weight, their weights (summing to 1) and their draws of log mu."""
+    laws = [v for v in res["laws"].values() if v["weight"] > 0]
+    w = np.array([v["weight"] for v in laws]) / sum(v["weight"] for v in laws)
+    with np.errstate(all="ignore"):
+        logmu = [np.log(np.asarray(v["mu"], float)) for v in laws]
+    return laws, w, logmu
+
+
 def predicted_change(res: dict, x_fit: np.ndarray, y_fit: np.ndarray) -> np.ndarray:
     """``c = |log mu(x) - log mu(x_max)|`` per held-out point of a cached curve: the stacked forecast's median
     change in log y from the largest fitted input ``x_max`` to the point.  The cached fits keep draws at the
     held-out points only, so the level at ``x_max`` is a least-squares power law with offset through the fit
     points (:func:`learn_discrepancy.fit_power_law_offset`; it passes through the data there as the fits do)."""
-    laws = [v for v in res["laws"].values() if v["weight"] > 0]
-    w = np.array([v["weight"] for v in laws]) / sum(v["weight"] for v in laws)
-    with np.errstate(all="ignore"):
-        med = sum(wi * np.median(np.log(np.asarray(v["mu"], float)), axis=0) for wi, v in zip(w, laws))
+    _, w, logmu = _stacked(res)
+    med = sum(wi * np.median(lm, axis=0) for wi, lm in zip(w, logmu))
     x_fit, y_fit = np.asarray(x_fit, float), np.asarray(y_fit, float)
     try:
         _, f = fit_power_law_offset(x_fit, y_fit)
@@ -119,10 +126,7 @@ def backtest_parts(res: dict, change: np.ndarray | float = 0.0) -> pd.DataFrame:
     (the laws' weighted averages; ``p`` includes the spread between the laws' means).  Computed from the draws'
     moments rather than by ``calibration.predictive_summary``, whose one sd of simulated log y mixes the parts
     that the parameter-only variants take apart."""
-    laws = [v for v in res["laws"].values() if v["weight"] > 0]
-    w = np.array([v["weight"] for v in laws]) / sum(v["weight"] for v in laws)
-    with np.errstate(all="ignore"):
-        logmu = [np.log(np.asarray(v["mu"], float)) for v in laws]
+    laws, w, logmu = _stacked(res)
     means = [lm.mean(axis=0) for lm in logmu]
     m = sum(wi * mi for wi, mi in zip(w, means))
     p2 = sum(wi * (lm.var(axis=0) + (mi - m) ** 2) for wi, lm, mi in zip(w, logmu, means))

@@ -273,7 +273,6 @@ def test_discrepancy_variants_default_form_is_the_packages():
     np.testing.assert_allclose(dv.tau2("sqrt", 0.3, 4.0, h, p, n, 1.0)[1:], ((p ** 2 + n ** 2) * g ** 2)[1:])
 
 
-
 def test_discrepancy_variants_change_grows_with_the_predicted_change():
     """The tried ``change`` variant: 0 inside the fitted range, beyond it the default's jump ``s0`` plus
     ``kappa`` times the forecast's predicted change in log y (nothing more on a flat curve); the predicted change
@@ -293,6 +292,7 @@ def test_discrepancy_variants_change_grows_with_the_predicted_change():
     got = dv.predicted_change(res, x_fit, law(x_fit))
     np.testing.assert_allclose(got, np.abs(np.log(law(x_test)) - np.log(law(1e3))), atol=2e-3)
     assert got[0] < 2e-3 < got[1]
+
 
 def test_self_backtest_scale_follows_the_curves_own_errors():
     """calibration.backtest_scale (the tried per-curve scale): 1 with no backtest, below 1 for errors
